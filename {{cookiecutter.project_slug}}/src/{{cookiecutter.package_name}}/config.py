@@ -1,0 +1,91 @@
+"""Typed view of params.yaml: the one place every step, the service and the monitors read their knobs from."""
+
+from __future__ import annotations
+
+import os
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from .errors import ConfigError
+
+PARAMS_FILE_ENV = "PARAMS_FILE"
+DEFAULT_PARAMS_FILE = Path("params.yaml")
+
+Metric = Literal["accuracy", "precision", "recall", "f1", "roc_auc"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Bounds(_Strict):
+    min: float | None = None
+    max: float | None = None
+
+
+class DataParams(_Strict):
+    path: Path
+    target: str
+    positive_label: int | str
+    test_size: float = Field(gt=0, lt=1)
+    seed: int
+    numeric_features: dict[str, Bounds] = Field(default_factory=dict)
+    categorical_features: dict[str, list[str]] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _features_are_distinct(self) -> DataParams:
+        overlap = set(self.numeric_features) & set(self.categorical_features)
+        if overlap:
+            raise ValueError(f"columns listed as both numeric and categorical: {sorted(overlap)}")
+        if self.target in self.numeric_features or self.target in self.categorical_features:
+            raise ValueError(f"the target {self.target!r} is also listed as a feature")
+        if not self.numeric_features and not self.categorical_features:
+            raise ValueError("list at least one feature")
+        return self
+
+    @cached_property
+    def features(self) -> list[str]:
+        return [*self.numeric_features, *self.categorical_features]
+
+
+class TrainParams(_Strict):
+    n_estimators: int = Field(ge=1)
+    max_depth: int | None = Field(default=None, ge=1)
+    min_samples_leaf: int = Field(default=1, ge=1)
+    class_weight: Literal["balanced"] | None = None
+
+
+class EvaluateParams(_Strict):
+    metric: Metric
+    min_improvement: float = Field(ge=0)
+
+
+class Params(_Strict):
+    data: DataParams
+    train: TrainParams
+    evaluate: EvaluateParams
+
+
+def params_path() -> Path:
+    return Path(os.environ.get(PARAMS_FILE_ENV, DEFAULT_PARAMS_FILE))
+
+
+def load_params(path: Path | None = None) -> Params:
+    """Read and validate params.yaml; any problem becomes one ConfigError line naming the key."""
+    path = path or params_path()
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: file not found (set {PARAMS_FILE_ENV} or run from the project root)") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML ({exc.__class__.__name__})") from None
+    try:
+        return Params.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "(top level)"
+        raise ConfigError(f"{path}: {where}: {first['msg']}") from None

@@ -1,0 +1,62 @@
+"""Load the raw dataset, validate it against the schema and split it into the train and holdout sets."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+from sklearn.model_selection import train_test_split
+
+from .config import DataParams
+from .errors import DataValidationError
+from .schema import validate_frame
+
+PREPARED_DIR = Path("data/prepared")
+TRAIN_FILE = PREPARED_DIR / "train.csv"
+TEST_FILE = PREPARED_DIR / "test.csv"
+
+
+@dataclass(frozen=True)
+class PreparedData:
+    train: pd.DataFrame
+    test: pd.DataFrame
+    dropped_rows: int
+
+
+def read_csv(path: Path) -> pd.DataFrame:
+    """Read a CSV, turning the usual failures into one-line errors."""
+    try:
+        return pd.read_csv(path)
+    except FileNotFoundError:
+        raise DataValidationError(f"{path}: file not found") from None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise DataValidationError(f"{path}: not a readable CSV ({exc.__class__.__name__})") from None
+
+
+def prepare(data: DataParams) -> PreparedData:
+    """Validated, stratified train/test split; rows without a target are dropped and counted."""
+    frame = validate_frame(read_csv(data.path), data, require_target=True)
+    labelled = frame.dropna(subset=[data.target])
+    counts = labelled[data.target].value_counts()
+    if len(counts) < 2:
+        raise DataValidationError(f"target {data.target!r} needs at least two classes; found {counts.to_dict()}")
+    if data.positive_label not in set(counts.index):
+        raise DataValidationError(
+            f"data.positive_label {data.positive_label!r} is not a value of {data.target!r}: {sorted(counts.index)}"
+        )
+    stratify = labelled[data.target] if counts.min() >= 2 else None
+    train, test = train_test_split(labelled, test_size=data.test_size, random_state=data.seed, stratify=stratify)
+    return PreparedData(train=train, test=test, dropped_rows=len(frame) - len(labelled))
+
+
+def write_prepared(prepared: PreparedData) -> None:
+    PREPARED_DIR.mkdir(parents=True, exist_ok=True)
+    prepared.train.to_csv(TRAIN_FILE, index=False)
+    prepared.test.to_csv(TEST_FILE, index=False)
+
+
+def load_split(path: Path, data: DataParams) -> tuple[pd.DataFrame, pd.Series]:
+    """Features and target of a prepared split, typed by the schema."""
+    frame = validate_frame(read_csv(path), data, require_target=True)
+    return frame[data.features], frame[data.target]

@@ -1,0 +1,68 @@
+"""Evaluate stage: score challenger and champion on the same holdout, write DVC metrics and plots, gate."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+from sklearn.metrics import roc_curve
+from sklearn.pipeline import Pipeline
+
+from .config import Params
+from .data import TEST_FILE, load_split
+from .gate import Decision, decide
+from .metrics import score
+from .model import load_model
+from .tracking import ModelRef, Tracker
+from .train import CHALLENGER_FILE, CHALLENGER_REF_FILE
+
+METRICS_FILE = Path("reports/metrics.json")
+PLOTS_DIR = Path("reports/plots")
+
+
+def evaluate(params: Params, tracker: Tracker) -> Decision:
+    features, target = load_split(TEST_FILE, params.data)
+    challenger = load_model(CHALLENGER_FILE)
+    ref = ModelRef.read(CHALLENGER_REF_FILE)
+    positive = params.data.positive_label
+    challenger_metrics = score(challenger, features, target, positive)
+    champion = tracker.load_champion()
+    champion_metrics = score(champion, features, target, positive) if champion is not None else None
+
+    metric = params.evaluate.metric
+    decision = decide(
+        metric,
+        challenger_metrics[metric],
+        champion_metrics[metric] if champion_metrics else None,
+        params.evaluate.min_improvement,
+    )
+    if decision.promoted:
+        tracker.promote(ref, CHALLENGER_FILE)
+    tracker.log_evaluation(ref, challenger_metrics, decision.promoted)
+
+    write_metrics(challenger_metrics, champion_metrics, decision)
+    write_plots(challenger, features, target, positive)
+    decision.write()
+    return decision
+
+
+def write_metrics(challenger: dict[str, float], champion: dict[str, float] | None, decision: Decision) -> None:
+    METRICS_FILE.parent.mkdir(parents=True, exist_ok=True)
+    report = {**challenger, "champion": champion or {}, "promoted": decision.promoted}
+    METRICS_FILE.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+
+
+def write_plots(model: Pipeline, features: pd.DataFrame, target: pd.Series, positive_label: int | str) -> None:
+    """Confusion matrix rows and the ROC curve, in the shapes `dvc plots` templates expect."""
+    PLOTS_DIR.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame({"actual": target.to_numpy(), "predicted": model.predict(features)}).to_csv(
+        PLOTS_DIR / "confusion.csv", index=False
+    )
+    classes = list(model.classes_)
+    points: list[dict[str, float]] = []  # a ROC curve is defined for two classes only
+    if len(classes) == 2:
+        probabilities = model.predict_proba(features)[:, classes.index(positive_label)]
+        fpr, tpr, _ = roc_curve(target == positive_label, probabilities)
+        points = [{"fpr": round(float(x), 6), "tpr": round(float(y), 6)} for x, y in zip(fpr, tpr, strict=True)]
+    (PLOTS_DIR / "roc.json").write_text(json.dumps({"roc": points}) + "\n", encoding="utf-8")

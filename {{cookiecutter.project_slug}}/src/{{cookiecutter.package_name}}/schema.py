@@ -1,0 +1,68 @@
+"""The data schema (features, types, bounds, target) from params.yaml, enforced on every frame we accept.
+
+Training, the service's request validation and the monitoring jobs all call `validate_frame`, so a column means
+the same thing everywhere.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from .config import DataParams
+from .errors import DataValidationError
+
+
+def validate_frame(
+    frame: pd.DataFrame,
+    data: DataParams,
+    *,
+    require_target: bool,
+    allow_extra_columns: bool = True,
+) -> pd.DataFrame:
+    """Return the schema's columns with their types coerced, or raise DataValidationError naming the column.
+
+    Missing feature values are allowed (the model imputes them); wrong types and out-of-bounds values are not.
+    """
+    expected = [*data.features, data.target] if require_target else list(data.features)
+    missing = [column for column in expected if column not in frame.columns]
+    if missing:
+        raise DataValidationError(f"missing column(s): {', '.join(missing)}")
+    if not allow_extra_columns:
+        extra = [column for column in frame.columns if column not in expected and column != data.target]
+        if extra:
+            raise DataValidationError(f"unexpected column(s): {', '.join(map(str, extra))}")
+    if frame.empty:
+        raise DataValidationError("no rows to work with")
+
+    clean = pd.DataFrame(index=frame.index)
+    for column, bounds in data.numeric_features.items():
+        clean[column] = _numeric(frame[column], column)
+        _check_bounds(clean[column], column, bounds.min, bounds.max)
+    for column in data.categorical_features:
+        values = frame[column]
+        clean[column] = values.where(values.isna(), values.astype(str)).astype(object)
+    if require_target:
+        clean[data.target] = frame[data.target]
+    return clean
+
+
+def _numeric(values: pd.Series, column: str) -> pd.Series:
+    numbers = pd.to_numeric(values, errors="coerce")
+    bad = values.notna() & numbers.isna()
+    if bad.any():
+        example = values[bad].iloc[0]
+        raise DataValidationError(f"column {column!r} must be numeric; found {example!r} ({int(bad.sum())} rows)")
+    return numbers.astype("float64")
+
+
+def _check_bounds(values: pd.Series, column: str, low: float | None, high: float | None) -> None:
+    outside = pd.Series(False, index=values.index)
+    if low is not None:
+        outside |= values < low
+    if high is not None:
+        outside |= values > high
+    if outside.any():
+        example = values[outside].iloc[0]
+        raise DataValidationError(
+            f"column {column!r} must lie within [{low}, {high}]; found {example} ({int(outside.sum())} rows)"
+        )

@@ -1,0 +1,105 @@
+"""MLflow runs, the model registry and its `champion` alias.
+{%- if cookiecutter.tracking == "mlflow" %}
+
+Embedded by default: a SQLite store (mlflow.db) and artifacts (mlruns/) inside the project, no server.
+Point MLFLOW_TRACKING_URI at a tracking server to share runs.
+{%- else %}
+
+Talks to the tracking server named by MLFLOW_TRACKING_URI (docker-compose.yml runs one on port 5000).
+{%- endif %}
+"""
+
+from __future__ import annotations
+
+import os
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+{%- if cookiecutter.tracking == "mlflow" %}
+os.environ.setdefault("MLFLOW_TRACKING_URI", "sqlite:///mlflow.db")
+{%- else %}
+os.environ.setdefault("MLFLOW_TRACKING_URI", "http://127.0.0.1:5000")
+# Fail in seconds, not minutes, when the server is down.
+os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
+os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
+{%- endif %}
+
+# Imported after the settings above, which MLflow reads at import time.
+import mlflow
+import pandas as pd
+from mlflow.exceptions import MlflowException
+from mlflow.models import infer_signature
+from sklearn.pipeline import Pipeline
+
+from ..errors import ConfigError
+from ..model import trusted_types
+from .base import CHAMPION_ALIAS, ModelRef
+
+# Listing requirements ourselves saves MLflow ~6 s of inference per logged model.
+MODEL_REQUIREMENTS = [f"{name}=={version(name)}" for name in ("scikit-learn", "skops", "numpy", "pandas")]
+
+
+class MlflowTracker:
+    def __init__(self, model_name: str) -> None:
+        self.model_name = model_name
+        self.client = mlflow.MlflowClient()
+        try:
+            mlflow.set_experiment(model_name)
+        except MlflowException as exc:
+            uri = mlflow.get_tracking_uri()
+            raise ConfigError(f"MLflow tracking store {uri} is not usable: {exc.message.splitlines()[0]}") from None
+
+    def log_training(
+        self,
+        *,
+        params: dict[str, Any],
+        metrics: dict[str, float],
+        model: Pipeline,
+        example: pd.DataFrame,
+        tags: dict[str, str],
+        model_file: Path,
+    ) -> ModelRef:
+        with mlflow.start_run(tags=tags) as run:
+            mlflow.log_params(params)
+            mlflow.log_metrics(metrics)
+            info = mlflow.sklearn.log_model(
+                model,
+                name="model",
+                registered_model_name=self.model_name,
+                signature=infer_signature(example, model.predict(example)),
+                input_example=example,
+                pip_requirements=MODEL_REQUIREMENTS,
+                skops_trusted_types=trusted_types(model_file),
+            )
+        model_version = str(info.registered_model_version)
+        for key, value in tags.items():
+            self.client.set_model_version_tag(self.model_name, model_version, key, value)
+        return ModelRef(
+            version=model_version,
+            run_id=run.info.run_id,
+            uri=f"models:/{self.model_name}/{model_version}",
+        )
+
+    def log_evaluation(self, ref: ModelRef, metrics: dict[str, float], promoted: bool) -> None:
+        for key, value in metrics.items():
+            self.client.log_metric(ref.run_id, f"test_{key}", value)
+        self.client.set_tag(ref.run_id, "promoted", str(promoted).lower())
+
+    def load_champion(self) -> Pipeline | None:
+        if self.champion_version() is None:
+            return None
+        return mlflow.sklearn.load_model(f"models:/{self.model_name}@{CHAMPION_ALIAS}")
+
+    def champion_version(self) -> str | None:
+        try:
+            aliases = self.client.get_registered_model(self.model_name).aliases
+        except MlflowException as exc:
+            if exc.error_code == "RESOURCE_DOES_NOT_EXIST":  # nothing registered yet
+                return None
+            raise
+        return str(aliases[CHAMPION_ALIAS]) if CHAMPION_ALIAS in aliases else None
+
+    def promote(self, ref: ModelRef, model_file: Path) -> None:
+        self.client.set_registered_model_alias(self.model_name, CHAMPION_ALIAS, ref.version)

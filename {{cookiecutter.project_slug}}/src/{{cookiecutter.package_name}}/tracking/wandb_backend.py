@@ -1,0 +1,76 @@
+"""Weights & Biases: offline by default (no login, no network), online as soon as WANDB_API_KEY is set.
+
+Every training run logs its config, metrics and the model as a `model` artifact aliased `challenger`;
+a promotion logs the same file again aliased `champion` (W&B deduplicates the content). The champion is
+also mirrored under models/ so evaluation and serving work offline.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("WANDB_MODE", "online" if os.environ.get("WANDB_API_KEY") else "offline")
+os.environ.setdefault("WANDB_SILENT", "true")
+
+import pandas as pd
+import wandb
+from sklearn.pipeline import Pipeline
+
+from ..model import load_model
+from .base import CHAMPION_ALIAS, ModelRef
+
+CHAMPION_FILE = Path("models/champion.skops")
+CHAMPION_REF_FILE = Path("models/champion.json")
+
+
+class WandbTracker:
+    def __init__(self, model_name: str) -> None:
+        self.model_name = model_name
+        self.project = os.environ.get("WANDB_PROJECT", model_name)
+
+    def _model_artifact(self, model_file: Path, metadata: dict[str, Any]) -> wandb.Artifact:
+        artifact = wandb.Artifact(self.model_name, type="model", metadata=metadata)
+        artifact.add_file(str(model_file), name="model.skops")
+        return artifact
+
+    def log_training(
+        self,
+        *,
+        params: dict[str, Any],
+        metrics: dict[str, float],
+        model: Pipeline,
+        example: pd.DataFrame,
+        tags: dict[str, str],
+        model_file: Path,
+    ) -> ModelRef:
+        digest = hashlib.sha256(model_file.read_bytes()).hexdigest()[:12]
+        with wandb.init(project=self.project, job_type="train", config={**params, **tags}) as run:
+            run.summary.update(metrics)
+            run.log_artifact(self._model_artifact(model_file, {**tags, "digest": digest}), aliases=["challenger"])
+            run_id = run.id
+        return ModelRef(version=digest, run_id=run_id, uri=f"{self.project}/{self.model_name}:challenger")
+
+    def log_evaluation(self, ref: ModelRef, metrics: dict[str, float], promoted: bool) -> None:
+        with wandb.init(project=self.project, job_type="evaluate", config={"challenger": ref.version}) as run:
+            run.summary.update({f"test_{name}": value for name, value in metrics.items()})
+            run.summary["promoted"] = promoted
+
+    def load_champion(self) -> Pipeline | None:
+        return load_model(CHAMPION_FILE) if CHAMPION_FILE.is_file() else None
+
+    def champion_version(self) -> str | None:
+        return ModelRef.read(CHAMPION_REF_FILE).version if CHAMPION_REF_FILE.is_file() else None
+
+    def promote(self, ref: ModelRef, model_file: Path) -> None:
+        with wandb.init(project=self.project, job_type="promote", config={"champion": ref.version}) as run:
+            artifact = self._model_artifact(model_file, {"digest": ref.version, "trained_by_run": ref.run_id})
+            run.log_artifact(artifact, aliases=[CHAMPION_ALIAS])
+        CHAMPION_FILE.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(model_file, CHAMPION_FILE)
+        ModelRef(version=ref.version, run_id=ref.run_id, uri=f"{self.project}/{self.model_name}:{CHAMPION_ALIAS}").write(
+            CHAMPION_REF_FILE
+        )

@@ -1,0 +1,66 @@
+"""Train stage: fit the pipeline on the training split, save the challenger and log it to the tracker."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from rich.progress import Progress
+from sklearn.pipeline import Pipeline
+
+from .config import Params
+from .data import TRAIN_FILE, load_split
+from .lineage import lineage_tags
+from .metrics import score
+from .model import build_pipeline, save_model
+from .tracking import ModelRef, Tracker
+
+CHALLENGER_FILE = Path("models/challenger.skops")
+CHALLENGER_REF_FILE = Path("models/challenger.json")
+TREES_PER_STEP = 20
+
+
+def flatten(params: Params) -> dict[str, Any]:
+    """params.yaml as `section.key` pairs, the shape trackers show best."""
+    flat: dict[str, Any] = {}
+    for section, values in params.model_dump(mode="json").items():
+        for key, value in values.items():
+            flat[f"{section}.{key}"] = value
+    return flat
+
+
+def fit_with_progress(model: Pipeline, features: pd.DataFrame, target: pd.Series) -> None:
+    """Grow the forest in steps (warm start) so a long fit shows real progress; same trees as one fit."""
+    preprocess, forest = model.named_steps["preprocess"], model.named_steps["classifier"]
+    encoded = preprocess.fit_transform(features)
+    total = forest.n_estimators
+    forest.set_params(warm_start=True)
+    with Progress(transient=True) as progress, warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*warm_start.*", category=UserWarning)
+        task = progress.add_task("training", total=total)
+        for grown in range(min(TREES_PER_STEP, total), total + TREES_PER_STEP, TREES_PER_STEP):
+            forest.set_params(n_estimators=min(grown, total))
+            forest.fit(encoded, target)
+            progress.update(task, completed=forest.n_estimators)
+    forest.set_params(warm_start=False)
+
+
+def train(params: Params, tracker: Tracker) -> ModelRef:
+    features, target = load_split(TRAIN_FILE, params.data)
+    model = build_pipeline(params.data, params.train)
+    fit_with_progress(model, features, target)
+    save_model(model, CHALLENGER_FILE)
+    train_scores = score(model, features, target, params.data.positive_label)
+    metrics = {f"train_{name}": value for name, value in train_scores.items()}
+    ref = tracker.log_training(
+        params=flatten(params),
+        metrics=metrics,
+        model=model,
+        example=features.head(5),
+        tags=lineage_tags(params.data.path),
+        model_file=CHALLENGER_FILE,
+    )
+    ref.write(CHALLENGER_REF_FILE)
+    return ref
