@@ -32,6 +32,10 @@ class WandbTracker:
         self.model_name = model_name
         self.project = os.environ.get("WANDB_PROJECT", model_name)
 
+    def _init(self, job_type: str, config: dict[str, Any]) -> wandb.Run:
+        """A run whose files land in $WANDB_DIR (default: here), read per call as W&B caches it per process."""
+        return wandb.init(project=self.project, job_type=job_type, config=config, dir=os.environ.get("WANDB_DIR", "."))
+
     def _model_artifact(self, model_file: Path, metadata: dict[str, Any]) -> wandb.Artifact:
         artifact = wandb.Artifact(self.model_name, type="model", metadata=metadata)
         artifact.add_file(str(model_file), name="model.skops")
@@ -48,14 +52,14 @@ class WandbTracker:
         model_file: Path,
     ) -> ModelRef:
         digest = hashlib.sha256(model_file.read_bytes()).hexdigest()[:12]
-        with wandb.init(project=self.project, job_type="train", config={**params, **tags}) as run:
+        with self._init("train", {**params, **tags}) as run:
             run.summary.update(metrics)
             run.log_artifact(self._model_artifact(model_file, {**tags, "digest": digest}), aliases=["challenger"])
             run_id = run.id
         return ModelRef(version=digest, run_id=run_id, uri=f"{self.project}/{self.model_name}:challenger")
 
     def log_evaluation(self, ref: ModelRef, metrics: dict[str, float], promoted: bool) -> None:
-        with wandb.init(project=self.project, job_type="evaluate", config={"challenger": ref.version}) as run:
+        with self._init("evaluate", {"challenger": ref.version}) as run:
             run.summary.update({f"test_{name}": value for name, value in metrics.items()})
             run.summary["promoted"] = promoted
 
@@ -66,11 +70,10 @@ class WandbTracker:
         return ModelRef.read(CHAMPION_REF_FILE).version if CHAMPION_REF_FILE.is_file() else None
 
     def promote(self, ref: ModelRef, model_file: Path) -> None:
-        with wandb.init(project=self.project, job_type="promote", config={"champion": ref.version}) as run:
+        with self._init("promote", {"champion": ref.version}) as run:
             artifact = self._model_artifact(model_file, {"digest": ref.version, "trained_by_run": ref.run_id})
             run.log_artifact(artifact, aliases=[CHAMPION_ALIAS])
         CHAMPION_FILE.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(model_file, CHAMPION_FILE)
-        ModelRef(version=ref.version, run_id=ref.run_id, uri=f"{self.project}/{self.model_name}:{CHAMPION_ALIAS}").write(
-            CHAMPION_REF_FILE
-        )
+        champion_uri = f"{self.project}/{self.model_name}:{CHAMPION_ALIAS}"
+        ModelRef(version=ref.version, run_id=ref.run_id, uri=champion_uri).write(CHAMPION_REF_FILE)
