@@ -1,4 +1,6 @@
-"""The model: preprocessing (impute, scale, one-hot) and a random forest in one scikit-learn pipeline.
+"""The model: preprocessing (impute, one-hot) and a random forest in one scikit-learn pipeline.
+
+No scaling: trees do not need it, and without it the ONNX export scores exactly as scikit-learn does.
 
 Saved with skops, never pickle: loading refuses any type outside scikit-learn, NumPy and SciPy, so a model
 file cannot run arbitrary code.
@@ -12,8 +14,8 @@ import skops.io as sio
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.impute import SimpleImputer
-from sklearn.pipeline import Pipeline, make_pipeline
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import OneHotEncoder
 
 from .config import DataParams, TrainParams
 from .errors import ModelNotFoundError
@@ -22,15 +24,11 @@ TRUSTED_PREFIXES = ("sklearn.", "numpy.", "scipy.", "builtins.")
 
 
 def build_pipeline(data: DataParams, train: TrainParams) -> Pipeline:
-    numeric = make_pipeline(SimpleImputer(strategy="median"), StandardScaler())
-    categorical = make_pipeline(
-        SimpleImputer(strategy="constant", fill_value="missing"),
-        OneHotEncoder(handle_unknown="ignore"),
-    )
+    # Missing categories arrive as MISSING_CATEGORY (see schema.py), a category of their own.
     preprocess = ColumnTransformer(
         [
-            ("numeric", numeric, list(data.numeric_features)),
-            ("categorical", categorical, list(data.categorical_features)),
+            ("numeric", SimpleImputer(strategy="median"), list(data.numeric_features)),
+            ("categorical", OneHotEncoder(handle_unknown="ignore"), list(data.categorical_features)),
         ]
     )
     forest = RandomForestClassifier(

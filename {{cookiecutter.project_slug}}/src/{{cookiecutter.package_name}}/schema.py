@@ -11,6 +11,8 @@ import pandas as pd
 from .config import DataParams
 from .errors import DataValidationError
 
+MISSING_CATEGORY = "missing"
+
 
 def validate_frame(
     frame: pd.DataFrame,
@@ -21,7 +23,8 @@ def validate_frame(
 ) -> pd.DataFrame:
     """Return the schema's columns with their types coerced, or raise DataValidationError naming the column.
 
-    Missing feature values are allowed (the model imputes them); wrong types and out-of-bounds values are not.
+    Missing feature values are allowed: numbers are imputed by the model, a missing category becomes
+    MISSING_CATEGORY. Wrong types and out-of-bounds values are refused.
     """
     expected = [*data.features, data.target] if require_target else list(data.features)
     missing = [column for column in expected if column not in frame.columns]
@@ -40,7 +43,7 @@ def validate_frame(
         _check_bounds(clean[column], column, bounds.min, bounds.max)
     for column in data.categorical_features:
         values = frame[column]
-        clean[column] = values.where(values.isna(), values.astype(str)).astype(object)
+        clean[column] = values.astype(str).where(values.notna(), MISSING_CATEGORY).astype(object)
     if require_target:
         clean[data.target] = frame[data.target]
     return clean

@@ -11,6 +11,11 @@ import pandas as pd
 from sklearn.pipeline import Pipeline
 
 CHAMPION_ALIAS = "champion"
+{%- if cookiecutter.tracking in ["wandb", "none"] %}
+# The champion as a file: what evaluation and serving load, with no tracking service needed.
+CHAMPION_FILE = Path("models/champion.skops")
+CHAMPION_REF_FILE = Path("models/champion.json")
+{%- endif %}
 
 
 @dataclass(frozen=True)

@@ -12,10 +12,8 @@ import pandas as pd
 from sklearn.pipeline import Pipeline
 
 from ..model import load_model
-from .base import ModelRef
+from .base import CHAMPION_FILE, CHAMPION_REF_FILE, ModelRef
 
-CHAMPION_FILE = Path("models/champion.skops")
-CHAMPION_REF_FILE = Path("models/champion.json")
 
 
 class LocalTracker:

@@ -21,10 +21,8 @@ import wandb
 from sklearn.pipeline import Pipeline
 
 from ..model import load_model
-from .base import CHAMPION_ALIAS, ModelRef
+from .base import CHAMPION_ALIAS, CHAMPION_FILE, CHAMPION_REF_FILE, ModelRef
 
-CHAMPION_FILE = Path("models/champion.skops")
-CHAMPION_REF_FILE = Path("models/champion.json")
 
 
 class WandbTracker:

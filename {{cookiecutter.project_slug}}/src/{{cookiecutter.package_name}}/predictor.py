@@ -1,0 +1,84 @@
+"""The one prediction core behind every serving style: the champion, checked as ONNX, scoring validated rows.
+
+Rows come either as a DataFrame (validated here against the schema) or as records an API layer has already
+validated against the same schema (the fast path: no pandas on the request path).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .champion import Champion, load_champion
+from .config import DataParams, Params, load_params
+from .onnx_model import OnnxScorer, scorer_for
+from .schema import MISSING_CATEGORY, validate_frame
+
+PARITY_SAMPLE_ROWS = 256
+
+
+@dataclass(frozen=True)
+class ScoredRows:
+    ids: list[str]
+    labels: list[int | str]
+    probabilities: list[float]
+    """Probability of `data.positive_label` for two classes, of the predicted label otherwise."""
+    model_version: str
+
+
+def parity_sample(data: DataParams, rows: int = PARITY_SAMPLE_ROWS, seed: int = 0) -> pd.DataFrame:
+    """Rows spread over the schema (bounds, known and unknown categories, missing values), no data file needed."""
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame(index=range(rows))
+    for name, bounds in data.numeric_features.items():
+        low = bounds.min if bounds.min is not None else -1000.0
+        high = bounds.max if bounds.max is not None else 1000.0
+        spread = rng.uniform(low, min(high, low + 1000.0), rows)
+        frame[name] = np.where(rng.uniform(size=rows) < 0.1, np.nan, np.round(spread, 2))
+    for name, known in data.categorical_features.items():
+        frame[name] = rng.choice([*known, MISSING_CATEGORY, "unseen"], rows)
+    return frame
+
+
+class Predictor:
+    def __init__(self, champion: Champion, data: DataParams) -> None:
+        self.data = data
+        self.model_version = champion.version
+        self.scorer: OnnxScorer = scorer_for(champion.model, data, parity_sample(data))
+        classes = self.scorer.classes
+        self._positive = classes.index(data.positive_label) if len(classes) == 2 else None
+
+    @classmethod
+    def from_champion(cls, params: Params | None = None) -> Predictor:
+        return cls(load_champion(), (params or load_params()).data)
+
+    def predict_frame(self, frame: pd.DataFrame) -> ScoredRows:
+        """Validate a frame against the schema (exactly its columns), then score it."""
+        clean = validate_frame(frame, self.data, require_target=False, allow_extra_columns=False)
+        return self._score(self.scorer.columns_from_frame(clean))
+
+    def predict_records(self, records: Sequence[Mapping[str, object]]) -> ScoredRows:
+        """Score records already validated against the schema (numbers or None, strings or None)."""
+        columns = {
+            name: np.array([[np.nan if r[name] is None else r[name]] for r in records], dtype=np.float32)
+            for name in self.data.numeric_features
+        }
+        columns |= {
+            name: np.array([[MISSING_CATEGORY if r[name] is None else r[name]] for r in records], dtype=object)
+            for name in self.data.categorical_features
+        }
+        return self._score(columns)
+
+    def _score(self, columns: dict[str, np.ndarray]) -> ScoredRows:
+        labels, probabilities = self.scorer.run(columns)
+        chosen = probabilities.max(axis=1) if self._positive is None else probabilities[:, self._positive]
+        return ScoredRows(
+            ids=[uuid.uuid4().hex for _ in range(len(labels))],
+            labels=labels.tolist(),
+            probabilities=chosen.astype(float).tolist(),
+            model_version=self.model_version,
+        )

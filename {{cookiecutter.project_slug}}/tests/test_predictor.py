@@ -1,0 +1,56 @@
+"""The prediction core: ONNX scores like scikit-learn, inputs are validated, both entry points agree."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from sklearn.pipeline import Pipeline
+
+from {{ cookiecutter.package_name }}.champion import Champion
+from {{ cookiecutter.package_name }}.config import Params
+from {{ cookiecutter.package_name }}.data import TEST_FILE, load_split, prepare, write_prepared
+from {{ cookiecutter.package_name }}.errors import DataValidationError
+from {{ cookiecutter.package_name }}.model import build_pipeline
+from {{ cookiecutter.package_name }}.onnx_model import check_parity
+from {{ cookiecutter.package_name }}.predictor import Predictor, parity_sample
+from {{ cookiecutter.package_name }}.train import fit_with_progress
+
+
+@pytest.fixture
+def model(params: Params) -> Pipeline:
+    write_prepared(prepare(params.data))
+    features, target = load_split(params.data.path, params.data)
+    pipeline = build_pipeline(params.data, params.train)
+    fit_with_progress(pipeline, features, target)
+    return pipeline
+
+
+@pytest.fixture
+def predictor(model: Pipeline, params: Params) -> Predictor:
+    return Predictor(Champion(model, "7"), params.data)
+
+
+def test_onnx_matches_scikit_learn_on_the_holdout(model: Pipeline, predictor: Predictor, params: Params) -> None:
+    features, _ = load_split(TEST_FILE, params.data)
+    parity = check_parity(model, predictor.scorer, features)
+    assert parity.ok, parity
+
+
+def test_records_and_frames_score_the_same(predictor: Predictor, params: Params) -> None:
+    frame = parity_sample(params.data, rows=20)
+    records = [{k: (None if pd.isna(v) else v) for k, v in row.items()} for row in frame.to_dict("records")]
+    from_frame = predictor.predict_frame(frame)
+    from_records = predictor.predict_records(records)
+    assert from_frame.labels == from_records.labels
+    assert from_frame.probabilities == pytest.approx(from_records.probabilities)
+    assert len(set(from_frame.ids)) == 20
+    assert from_frame.model_version == "7"
+    assert all(0.0 <= p <= 1.0 for p in from_frame.probabilities)
+
+
+def test_frame_with_wrong_columns_is_refused(predictor: Predictor, params: Params) -> None:
+    frame = parity_sample(params.data, rows=3)
+    with pytest.raises(DataValidationError, match="missing column"):
+        predictor.predict_frame(frame.drop(columns=["age"]))
+    with pytest.raises(DataValidationError, match="unexpected column"):
+        predictor.predict_frame(frame.assign(extra=1))
