@@ -7,6 +7,7 @@ Exit codes: 0 success; 1 the check said no (e.g. `promoted` when the challenger 
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import typer
 
@@ -67,6 +68,109 @@ def promoted() -> None:
     decision = Decision.read()
     typer.echo(decision.reason)
     if not decision.promoted:
+        raise typer.Exit(EXIT_CHECK_FAILED)
+
+
+{%- if cookiecutter.serving == "fastapi" %}
+
+
+@app.command()
+def serve(
+    host: str = typer.Option("127.0.0.1", envvar="HOST", help="Interface to bind (the container sets 0.0.0.0)."),
+    port: int = typer.Option(8000, envvar="PORT", help="Port to listen on."),
+) -> None:
+    """Serve the champion model over REST (FastAPI): /predict, /feedback, /health, /ready, /metrics."""
+    from .serving.rest import run
+
+    run(host, port)
+{%- elif cookiecutter.serving == "grpc" %}
+
+
+@app.command()
+def serve(
+    host: str = typer.Option("127.0.0.1", envvar="HOST", help="Interface to bind (the container sets 0.0.0.0)."),
+    port: int = typer.Option(50051, envvar="PORT", help="Port to listen on."),
+) -> None:
+    """Serve the champion model over gRPC, with the standard health service and reflection."""
+    from .serving.grpc_server import run
+
+    run(host, port)
+{%- elif cookiecutter.serving == "batch" %}
+
+
+@app.command()
+def predict(
+    input: Path = typer.Option(..., "--input", "-i", help="CSV or Parquet file to score."),
+    output: Path = typer.Option(..., "--output", "-o", help="Where to write predictions (.csv or .parquet)."),
+    chunk_size: int = typer.Option(50_000, min=1, help="Rows scored at a time; memory stays flat."),
+) -> None:
+    """Score a file in chunks, writing every input row with its prediction id, label and probability."""
+    from .batch import score_file
+
+    summary = score_file(input, output, chunk_size=chunk_size)
+    typer.echo(summary)
+{%- elif cookiecutter.serving == "edge" %}
+
+
+@app.command(name="export-onnx")
+def export_onnx() -> None:
+    """Export the champion to ONNX and check parity with scikit-learn (a DVC stage)."""
+    from .onnx_export import export
+
+    typer.echo(export(load_params()))
+
+
+@app.command()
+def predict(
+    input: Path = typer.Option(..., "--input", "-i", help="CSV file to score."),
+    output: Path = typer.Option(..., "--output", "-o", help="Where to write predictions (CSV)."),
+) -> None:
+    """Score a CSV with the edge runtime (onnxruntime and numpy only), showing model size and latency."""
+    from .edge_runtime import score_csv
+
+    typer.echo(score_csv(input, output))
+{%- endif %}
+
+
+@app.command()
+def simulate(
+    output: Path = typer.Option(..., "--output", "-o", help="CSV file to write."),
+    rows: int = typer.Option(500, min=1, help="How many rows."),
+    drift: bool = typer.Option(False, "--drift", help="Shift the inputs the way production data drifts."),
+    labels: bool = typer.Option(False, "--labels", help="Add the actual outcome column."),
+    label_noise: float = typer.Option(0.0, min=0.0, max=1.0, help="Share of outcomes flipped (degrades accuracy)."),
+    seed: int = typer.Option(0, help="Random seed."),
+) -> None:
+    """Write production-like rows drawn from the data, with or without drift, optionally with outcomes."""
+    from .monitoring.simulate import simulate as simulate_rows
+
+    typer.echo(simulate_rows(load_params(), output, rows=rows, drift=drift, labels=labels, label_noise=label_noise, seed=seed))
+
+
+@app.command()
+def drift(
+    current: Path | None = typer.Option(None, help="CSV of recent inputs; default: the prediction store."),
+    window: int = typer.Option(1000, min=1, help="How many recent predictions to compare when reading the store."),
+) -> None:
+    """Compare recent inputs with the training data (Evidently); exit 1 when drift reaches the threshold."""
+    from .monitoring.drift import run_drift
+
+    report = run_drift(load_params(), current=current, window=window)
+    typer.echo(report.summary_line())
+    if report.drift_detected:
+        raise typer.Exit(EXIT_CHECK_FAILED)
+
+
+@app.command()
+def performance(
+    labels: Path | None = typer.Option(None, help="CSV with prediction_id and actual columns; default: /feedback."),
+) -> None:
+    """Join predictions with actual outcomes; exit 1 when a metric falls below its threshold."""
+    from .monitoring.performance import run_performance
+
+    report = run_performance(load_params(), labels=labels)
+    typer.echo(report.summary_line())
+    if report.alert:
         raise typer.Exit(EXIT_CHECK_FAILED)
 
 

@@ -64,10 +64,19 @@ class EvaluateParams(_Strict):
     min_improvement: float = Field(ge=0)
 
 
+class MonitoringParams(_Strict):
+    drift_share: float = Field(gt=0, le=1)
+    min_accuracy: float = Field(ge=0, le=1)
+    min_precision: float = Field(ge=0, le=1)
+    min_recall: float = Field(ge=0, le=1)
+    max_error_rate: float = Field(ge=0, le=1)
+
+
 class Params(_Strict):
     data: DataParams
     train: TrainParams
     evaluate: EvaluateParams
+    monitoring: MonitoringParams
 
 
 def params_path() -> Path:
