@@ -1,0 +1,1 @@
+"""The online serving layer ({{ cookiecutter.serving }}) over the shared prediction core."""

@@ -1,0 +1,34 @@
+"""Prometheus metrics of the service: requests by outcome, latency, predictions per class, model version.
+
+Names follow Prometheus conventions so dashboards and alerts work unchanged across projects.
+"""
+
+from __future__ import annotations
+
+from collections import Counter as Tally
+from collections.abc import Iterable
+
+from prometheus_client import Counter, Gauge, Histogram
+
+REQUESTS = Counter(
+    "prediction_requests_total", "Prediction requests by outcome (ok, invalid input, server error).", ["status"]
+)
+LATENCY = Histogram(
+    "prediction_request_duration_seconds",
+    "Time to answer a prediction request.",
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+)
+PREDICTIONS = Counter("predictions_total", "Predicted rows per class.", ["label"])
+MODEL_INFO = Gauge("model_info", "The model being served (value 1).", ["version"])
+
+
+def observe(status: str, seconds: float, labels: Iterable[object] = ()) -> None:
+    """Record one answered request: its outcome, its latency and the labels it predicted."""
+    REQUESTS.labels(status=status).inc()
+    LATENCY.observe(seconds)
+    for label, count in Tally(labels).items():
+        PREDICTIONS.labels(label=str(label)).inc(count)
+
+
+def serving_model(version: str) -> None:
+    MODEL_INFO.labels(version=version).set(1)
