@@ -64,13 +64,14 @@ def to_copier_expression(value: str) -> str:
 def validator(field: str, spec: dict[str, str], reserved: list[str] | None) -> str:
     pattern = json.dumps("^(?:" + spec["pattern"] + r")\Z")
     checks = f"{{% if {field} is not string or not ({field} | regex_search({pattern})) %}}"
-    checks += f"{field}: {{{{ {field} | string | tojson }}}} {spec['rule']}{{% endif %}}"
+    checks += f"{field}: {{{{ {field} | string | tojson }}}} {spec['rule']}"
     if reserved is not None:
+        # elif: one message per answer, as the pre-gen hook gives (a reserved name may also break the pattern)
         checks += (
-            f"{{% if {field} in {json.dumps(reserved)} %}}{field}: {{{{ {field} | tojson }}}} must not be a Python"
-            " keyword, a standard library module or a dependency{% endif %}"
+            f"{{% elif {field} in {json.dumps(reserved)} %}}{field}: {{{{ {field} | tojson }}}} must not be a Python"
+            " keyword, a standard library module or a dependency"
         )
-    return checks
+    return checks + "{% endif %}"
 
 
 def question(name: str, default: Any, source: dict[str, Any]) -> dict[str, Any]:
@@ -117,7 +118,9 @@ def render(source: dict[str, Any]) -> str:
     for name in names:
         config[name] = question(name, source[name], source)
     config["cookiecutter"] = computed_namespace(names)
-    body = yaml.dump(config, Dumper=_BlockStyleDumper, sort_keys=False, allow_unicode=True, width=120, default_flow_style=False)
+    body = yaml.dump(
+        config, Dumper=_BlockStyleDumper, sort_keys=False, allow_unicode=True, width=120, default_flow_style=False
+    )
     return HEADER + body
 
 
