@@ -47,7 +47,61 @@ SETTINGS: dict[str, Any] = {
     "_answers_file": ".copier-answers.yml",
     "_envops": {"undefined": "jinja2.StrictUndefined", "keep_trailing_newline": True},
     "_exclude": [PRUNE_EXCLUDE, "__pycache__", "*.py[co]", ".DS_Store"],
+    # The project's answers as they are on disk (empty in a fresh copy): the option-switch guard compares with them.
+    "_external_data": {"previous_answers": "{{ _copier_conf.answers_file }}"},
+    "_message_after_update": (
+        "Review `git status` and `git diff`; resolve any `<<<<<<< before updating` conflict markers, then commit."
+    ),
 }
+
+# `copier update` deletes the files of an option's old value (its `_prune` list), even files the owner edited.
+# So each value carries a choice validator that, when the project already has answers, disables it if the recorded
+# value owns files this one does not: `-d serving=x` then fails with the one-line message below, and the interactive
+# menu shows the value disabled with it. Copier renders validators in every worker; they stay quiet where there is no
+# project yet: a plain copy (no --overwrite), and the update's scratch renders in temporary `*.old_copy.*` and
+# `*.new_copy.*` directories (reading a missing answers file would print a MissingFileWarning there).
+ALLOW_SWITCH = "_allow_option_switch"
+
+
+def deleted_by_switch(by_value: dict[str, list[str]], value: str) -> dict[str, str]:
+    """Previous value -> its files (patterns) that switching to `value` deletes; values that lose none are left out."""
+    kept = set(by_value[value])
+    lost = {old: [p for p in patterns if p not in kept] for old, patterns in by_value.items() if old != value}
+    return {old: ", ".join(patterns) for old, patterns in lost.items() if patterns}
+
+
+def switch_guard(question: str, value: str, deleted: dict[str, str]) -> str:
+    previous = f"_external_data.previous_answers.{question}"
+    where = "(_copier_conf.dst_path | string)"
+    active = (
+        f"_copier_conf.overwrite and '.old_copy.' not in {where} and '.new_copy.' not in {where}"
+        f" and ({ALLOW_SWITCH} | default('') | string | lower) not in ['true', '1', 'yes']"
+        f" and {previous} is defined and {previous} in {json.dumps(list(deleted))}"
+    )
+    return (
+        f"{{% if {active} %}}{question}: changing {{{{ {previous} | tojson }}}} to {json.dumps(value)} in `copier"
+        f" update` deletes these files even if you edited them: {{{{ {json.dumps(deleted)}[{previous}] }}}}; follow"
+        f" 'Switch an option' in the template's docs/updating.md (it ends with -d {ALLOW_SWITCH}=true){{% endif %}}"
+    )
+
+
+def rename_migrations(renamed: dict[str, dict[str, str]]) -> list[dict[str, Any]]:
+    """One migration per template version that renamed generated files (`_renamed_files` in cookiecutter.json):
+    before the update, tools/move_files.py `git mv`s the owner's files to their new names so their edits follow.
+    Copier runs migrations only with --trust, and asks for it only for updates that cross these versions."""
+    return [
+        {
+            "version": version,
+            "when": "{{ _stage == 'before' }}",
+            "command": [
+                "{{ _copier_python }}",
+                "{{ _copier_conf.src_path }}/tools/move_files.py",
+                "{{ _copier_conf.answers_file }}",
+                version,
+            ],
+        }
+        for version in renamed
+    ]
 
 
 def reserved_package_names(extra: list[str]) -> list[str]:
@@ -80,6 +134,12 @@ def question(name: str, default: Any, source: dict[str, Any]) -> dict[str, Any]:
     if isinstance(default, list):
         q["help"] = prompt["__prompt__"]
         q["choices"] = {prompt[choice]: choice for choice in default}
+        if name in source.get("_prune", {}):
+            by_value = source["_prune"][name]
+            q["choices"] = {
+                label: {"value": value, "validator": switch_guard(name, value, deleted_by_switch(by_value, value))}
+                for label, value in q["choices"].items()
+            }
         q["default"] = default[0]
     else:
         q["help"] = prompt
@@ -90,9 +150,10 @@ def question(name: str, default: Any, source: dict[str, Any]) -> dict[str, Any]:
     return q
 
 
-def computed_namespace(names: list[str]) -> dict[str, Any]:
-    """Never asked nor stored: lets every template file say `{{ cookiecutter.x }}` under copier too."""
-    pairs = ", ".join(f"{n}={n}" for n in names)
+def computed_namespace(names: list[str], constants: dict[str, str] | None = None) -> dict[str, Any]:
+    """Never asked nor stored: lets every template file say `{{ cookiecutter.x }}` under copier too.
+    `constants` are cookiecutter.json's private values templates use (`_template_version`)."""
+    pairs = ", ".join([f"{n}={n}" for n in names] + [f"{k}={json.dumps(v)}" for k, v in (constants or {}).items()])
     return {
         "type": "json",
         "when": False,
@@ -115,9 +176,11 @@ _BlockStyleDumper.add_representer(str, _represent_str)
 def render(source: dict[str, Any]) -> str:
     names = [k for k in source if not k.startswith("_")]
     config: dict[str, Any] = dict(SETTINGS)
+    if source.get("_renamed_files"):
+        config["_migrations"] = rename_migrations(source["_renamed_files"])
     for name in names:
         config[name] = question(name, source[name], source)
-    config["cookiecutter"] = computed_namespace(names)
+    config["cookiecutter"] = computed_namespace(names, {"_template_version": source["_template_version"]})
     body = yaml.dump(
         config, Dumper=_BlockStyleDumper, sort_keys=False, allow_unicode=True, width=120, default_flow_style=False
     )

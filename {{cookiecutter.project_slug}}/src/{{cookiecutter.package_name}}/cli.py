@@ -71,6 +71,17 @@ def promoted() -> None:
         raise typer.Exit(EXIT_CHECK_FAILED)
 
 
+@app.command(name="export-champion")
+def export_champion(
+    output: Path = typer.Option(Path("models/serving"), "--output", "-o", help="Directory the image copies."),
+) -> None:
+    """Copy the champion out of the tracker into a directory the container image carries ($MODEL_DIR)."""
+    from .champion import export_champion as export
+
+    champion = export(output)
+    typer.echo(f"champion {champion.version} exported to {output}")
+
+
 {%- if cookiecutter.serving == "fastapi" %}
 
 
@@ -126,9 +137,12 @@ def predict(
     output: Path = typer.Option(..., "--output", "-o", help="Where to write predictions (CSV)."),
 ) -> None:
     """Score a CSV with the edge runtime (onnxruntime and numpy only), showing model size and latency."""
-    from .edge_runtime import score_csv
+    from .edge_runtime import EdgeError, score_csv
 
-    typer.echo(score_csv(input, output))
+    try:
+        typer.echo(score_csv(input, output))
+    except EdgeError as error:  # the runtime imports nothing from this package, so it has its own error type
+        raise ProjectError(str(error)) from None
 {%- endif %}
 
 

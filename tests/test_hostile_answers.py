@@ -1,0 +1,302 @@
+"""Bad answers, given on each tool's command line: refused, with one clear line naming the field, nothing on disk.
+
+Both CLIs run in subprocesses exactly as a user would type them, all cases concurrently (they are independent).
+
+Tracebacks. Both tools print a Python traceback around a refusal they did not raise themselves, whatever the
+template does: cookiecutter logs one (`logger.exception`) whenever a pre-gen hook exits non-zero, and raises a bare
+ValueError for an invalid choice before any hook runs; copier's CLI lets the ValueError of a failed validator or an
+invalid choice escape when answers come from `-d` with `--defaults`. The tests accept exactly those tool tracebacks
+(TOOL_TRACEBACKS) and no other: a traceback from a hook, from Jinja or from copier.yml fails.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import pytest
+import yaml
+
+from tests.checks import data_file_errors, leftover_jinja, python_syntax_errors, run_ruff
+from tests.render import (
+    ANSWERS_FILE,
+    TEMPLATE_ROOT,
+    TOOLS,
+    Tool,
+    choice_questions,
+    cookiecutter_cli,
+    copier_cli,
+    load_cookiecutter_json,
+    resolve_answers,
+    run_tool,
+    template_snapshot,
+    tree_files,
+)
+
+Kind = Literal["rule", "reserved", "choice"]
+RESERVED_RULE = "must not be a Python keyword, a standard library module or a dependency"
+
+
+@dataclass(frozen=True)
+class Hostile:
+    """Answers that must be refused because of `field`."""
+
+    id: str
+    answers: dict[str, str]
+    field: str
+    kind: Kind = "rule"
+
+
+@dataclass(frozen=True)
+class Unusual:
+    """Valid answers that look like trouble: both tools must accept them and agree."""
+
+    id: str
+    answers: dict[str, str]
+    expect_in_readme: list[str] = field(default_factory=list)
+
+
+HOSTILE: list[Hostile] = [
+    # project_name
+    Hostile("name-only-spaces", {"project_name": "   "}, "project_name"),
+    Hostile("name-empty", {"project_name": ""}, "project_name"),
+    Hostile("name-unicode-only", {"project_name": "模型"}, "project_slug"),  # a fine name; its derived slug is not
+    Hostile("name-double-quotes", {"project_name": 'Churn "Model"'}, "project_name"),
+    Hostile("name-single-quote", {"project_name": "Churn 'Model'"}, "project_name"),
+    Hostile("name-path-traversal", {"project_name": "../evil"}, "project_name"),
+    Hostile("name-shell-substitution", {"project_name": "$(rm -rf ~)"}, "project_name"),
+    Hostile("name-semicolon", {"project_name": "churn; ls"}, "project_name"),
+    Hostile("name-too-long", {"project_name": "a" * 200}, "project_name"),
+    # project_slug
+    Hostile("slug-path-traversal", {"project_slug": "../evil"}, "project_slug"),
+    Hostile("slug-slash", {"project_slug": "a/b"}, "project_slug"),
+    Hostile("slug-backslash", {"project_slug": "a\\b"}, "project_slug"),
+    Hostile("slug-leading-digit", {"project_slug": "1model"}, "project_slug"),
+    Hostile("slug-uppercase", {"project_slug": "Churn-Model"}, "project_slug"),
+    Hostile("slug-double-hyphen", {"project_slug": "churn--model"}, "project_slug"),
+    Hostile("slug-trailing-hyphen", {"project_slug": "churn-model-"}, "project_slug"),
+    Hostile("slug-ampersands", {"project_slug": "churn&&ls"}, "project_slug"),
+    Hostile("slug-too-long", {"project_slug": "a" * 200}, "project_slug"),
+    Hostile("slug-jinja", {"project_slug": "{{ 'churn' }}"}, "project_slug"),
+    # package_name
+    Hostile("package-empty", {"package_name": ""}, "package_name"),
+    Hostile("package-leading-digit", {"package_name": "1model"}, "package_name"),
+    Hostile("package-hyphen", {"package_name": "churn-model"}, "package_name"),
+    Hostile("package-too-long", {"package_name": "a" * 200}, "package_name"),
+    Hostile("package-uppercase-keyword", {"package_name": "True"}, "package_name"),
+    Hostile("package-keyword-class", {"package_name": "class"}, "package_name", "reserved"),
+    Hostile("package-keyword-import", {"package_name": "import"}, "package_name", "reserved"),
+    Hostile("package-soft-keyword-match", {"package_name": "match"}, "package_name", "reserved"),
+    Hostile("package-stdlib-json", {"package_name": "json"}, "package_name", "reserved"),
+    Hostile("package-stdlib-os", {"package_name": "os"}, "package_name", "reserved"),
+    Hostile("package-stdlib-typing", {"package_name": "typing"}, "package_name", "reserved"),
+    Hostile("package-dependency-mlflow", {"package_name": "mlflow"}, "package_name", "reserved"),
+    Hostile("package-dependency-sklearn", {"package_name": "sklearn"}, "package_name", "reserved"),
+    # an earlier field is reported first, as copier (which asks in order) does
+    Hostile(
+        "order-package-before-description", {"package_name": "json", "description": "a\nb"}, "package_name", "reserved"
+    ),
+    # description and author
+    Hostile("description-newline", {"description": "line one\nline two"}, "description"),
+    Hostile("description-shell-substitution", {"description": "$(rm -rf ~)"}, "description"),
+    Hostile("description-backticks", {"description": "churn `ls`"}, "description"),
+    Hostile("description-too-long", {"description": "x" * 201}, "description"),
+    Hostile("description-jinja", {"description": "{{ 7*7 }}"}, "description"),
+    Hostile("author-html", {"author_name": "<script>alert(1)</script>"}, "author_name"),
+    Hostile("author-jinja", {"author_name": "{{ cookiecutter.project_name }}"}, "author_name"),
+    Hostile("email-no-at", {"author_email": "not-an-email"}, "author_email"),
+    Hostile("email-no-dot", {"author_email": "a@b"}, "author_email"),
+    Hostile("email-no-local-part", {"author_email": "@example.com"}, "author_email"),
+    Hostile("email-space", {"author_email": "a b@example.com"}, "author_email"),
+    # choices
+    Hostile("serving-flask", {"serving": "flask"}, "serving", "choice"),
+    Hostile("tracking-comet", {"tracking": "comet"}, "tracking", "choice"),
+    Hostile("python-3.10", {"python_version": "3.10"}, "python_version", "choice"),
+    Hostile("license-gpl", {"license": "GPL"}, "license", "choice"),
+]
+
+UNUSUAL: list[Unusual] = [
+    Unusual("name-with-accent", {"project_name": "Modèle Churn", "project_slug": "modele-churn"}, ["Modèle Churn"]),
+    Unusual("description-apostrophe-ampersand", {"description": "Bob's churn & retention model"}),
+    Unusual("author-diaeresis-apostrophe", {"author_name": "Zoë O'Brien"}),
+    Unusual(
+        "all-at-once",
+        {
+            "project_name": "Modèle Churn",
+            "project_slug": "modele-churn",
+            "description": "Bob's churn & retention model",
+            "author_name": "Zoë O'Brien",
+            "author_email": "zoe.o-brien+ml@example.co.uk",
+        },
+        ["Modèle Churn", "Bob's churn & retention model"],
+    ),
+]
+
+# The last line of each traceback a tool prints by itself around a refusal (see the module docstring), by kind.
+_HOOK_FAILED = r"cookiecutter\.exceptions\.FailedHookException: Hook script failed \(exit status: 1\)"
+_VALIDATOR_FAILED = r"ValueError: Validation error for question '{field}': {field}: .*"
+TOOL_TRACEBACKS: dict[tuple[Tool, Kind], str] = {
+    ("cookiecutter", "rule"): _HOOK_FAILED,  # cookiecutter/hooks.py: logger.exception(...)
+    ("cookiecutter", "reserved"): _HOOK_FAILED,
+    ("cookiecutter", "choice"): r"ValueError: .* provided for choice variable {field}, but the choices are .*",
+    ("copier", "rule"): _VALIDATOR_FAILED,  # copier/_user_data.py: Question.validate_answer
+    ("copier", "reserved"): _VALIDATOR_FAILED,
+    ("copier", "choice"): r"ValueError: Invalid choice for '{field}': .*",
+}
+
+# Directories a tool leaves behind that the template cannot prevent: cookiecutter creates the project directory,
+# parents included, before the pre-gen hook runs, and on failure removes only the project directory itself.
+TOOL_LEFTOVERS: dict[tuple[Tool, str], set[str]] = {
+    ("cookiecutter", "name-path-traversal"): {"out", "out/--"},  # derived slug '--/evil' -> out/--/evil
+    ("cookiecutter", "slug-slash"): {"out", "out/a"},  # slug 'a/b' -> out/a/b
+}
+
+
+@dataclass(frozen=True)
+class Run:
+    """One CLI run in its own directory."""
+
+    returncode: int
+    output: str
+    workdir: Path
+    target: Path  # cookiecutter's output directory, or copier's destination
+
+    def leftovers(self) -> set[str]:
+        """Everything under the run's directory, except an empty output directory."""
+        paths = {path.relative_to(self.workdir).as_posix() for path in self.workdir.rglob("*")}
+        if self.target.is_dir() and not any(self.target.iterdir()):
+            paths.discard(self.target.relative_to(self.workdir).as_posix())
+        return paths
+
+
+def cli_command(tool: Tool, answers: dict[str, str], template: Path) -> list[str]:
+    """The command line a user would type; the project lands in `out/<slug>` (cookiecutter) or `dest` (copier)."""
+    pairs = [f"{key}={value}" for key, value in answers.items()]
+    if tool == "cookiecutter":
+        return cookiecutter_cli("--no-input", "-o", "out", str(template), *pairs)
+    data = [arg for pair in pairs for arg in ("-d", pair)]
+    ref = ["--vcs-ref", "HEAD"] if (template / ".git").exists() else []
+    return copier_cli("copy", "--defaults", *ref, *data, str(template), "dest")
+
+
+def run_cli(tool: Tool, answers: dict[str, str], template: Path, workdir: Path) -> Run:
+    workdir.mkdir(parents=True)
+    result = run_tool(cli_command(tool, answers, template), cwd=workdir)
+    return Run(result.returncode, result.stdout, workdir, workdir / ("out" if tool == "cookiecutter" else "dest"))
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, Tool], Run]:
+    """Every hostile and unusual case through both CLIs, concurrently.
+
+    Refusals are copied by copier from a snapshot of the working tree (same copier.yml, no git clone per run: see
+    `template_snapshot`); the accepted, unusual answers from the template repository itself, as users do.
+    """
+    base = tmp_path_factory.mktemp("cli")
+    snapshot = template_snapshot(base / "template")
+    jobs = [
+        (case.id, case.answers, tool, snapshot if tool == "copier" else TEMPLATE_ROOT)
+        for case in HOSTILE
+        for tool in TOOLS
+    ]
+    jobs += [(case.id, case.answers, tool, TEMPLATE_ROOT) for case in UNUSUAL for tool in TOOLS]
+    with ThreadPoolExecutor(max_workers=(os.cpu_count() or 2) + 1) as pool:
+        futures = {
+            (case_id, tool): pool.submit(run_cli, tool, answers, template, base / "runs" / case_id / tool)
+            for case_id, answers, tool, template in jobs
+        }
+        return {key: future.result() for key, future in futures.items()}
+
+
+def test_enough_hostile_cases() -> None:
+    assert len(HOSTILE) >= 25
+    assert len({case.id for case in [*HOSTILE, *UNUSUAL]}) == len(HOSTILE) + len(UNUSUAL)
+    # every rule and every choice question is attacked at least once
+    source = load_cookiecutter_json()
+    attacked = {case.field for case in HOSTILE}
+    assert set(source["_rules"]) | set(choice_questions(source)) <= attacked
+
+
+def tracebacks(output: str) -> list[str]:
+    """The final (exception) line of every Python traceback in `output`."""
+    lines = output.splitlines()
+    endings = []
+    for index, line in enumerate(lines):
+        if line.startswith("Traceback (most recent call last):"):
+            ending = next((later for later in lines[index + 1 :] if later and not later.startswith(" ")), "<cut off>")
+            endings.append(ending)
+    return endings
+
+
+def expected_message(case: Hostile) -> str:
+    if case.kind == "reserved":
+        return RESERVED_RULE
+    if case.kind == "choice":
+        return case.answers[case.field]
+    return load_cookiecutter_json()["_rules"][case.field]["rule"]
+
+
+@pytest.mark.parametrize("tool", TOOLS)
+@pytest.mark.parametrize("case", HOSTILE, ids=lambda case: case.id)
+def test_refused(runs: dict[tuple[str, Tool], Run], case: Hostile, tool: Tool) -> None:
+    run = runs[case.id, tool]
+    shown = f"--- {tool} output ---\n{run.output}"
+    assert run.returncode != 0, f"{tool} accepted {case.answers}\n{shown}"
+
+    # one clear line naming the field and stating the rule
+    message = expected_message(case)
+    if case.kind == "choice":
+        clear = [line for line in run.output.splitlines() if case.field in line and message in line]
+    else:
+        clear = [line for line in run.output.splitlines() if f"{case.field}: " in line and message in line]
+    assert len(clear) == 1, f"expected one line naming {case.field!r} and saying {message!r}\n{shown}"
+
+    # no other field blamed: the first bad answer in question order is the one reported
+    rules = load_cookiecutter_json()["_rules"]
+    others = [
+        line
+        for line in run.output.splitlines()
+        for name, spec in rules.items()
+        if name != case.field and f"{name}: " in line and spec["rule"] in line
+    ]
+    assert not others, f"{tool} blamed another field\n{shown}"
+
+    # no traceback but the tool's own, unavoidable one
+    allowed = TOOL_TRACEBACKS[tool, case.kind].format(field=re.escape(case.field))
+    unexpected = [ending for ending in tracebacks(run.output) if not re.fullmatch(allowed, ending)]
+    assert not unexpected, f"unexpected traceback {unexpected}\n{shown}"
+    assert len(tracebacks(run.output)) <= 1, shown
+
+    # nothing left on disk
+    known = TOOL_LEFTOVERS.get((tool, case.id), set())
+    assert run.leftovers() == known, f"{tool} left {sorted(run.leftovers())} on disk\n{shown}"
+
+
+@pytest.mark.parametrize("case", UNUSUAL, ids=lambda case: case.id)
+def test_unusual_but_valid(runs: dict[tuple[str, Tool], Run], case: Unusual) -> None:
+    """Accepted by both tools, identical trees, the answers kept verbatim, and every file still sound."""
+    cookie, copier = runs[case.id, "cookiecutter"], runs[case.id, "copier"]
+    for tool, run in (("cookiecutter", cookie), ("copier", copier)):
+        assert run.returncode == 0, f"{tool} refused {case.answers}:\n{run.output}"
+    resolved = resolve_answers(case.answers)
+    cookie_root = cookie.target / resolved["project_slug"]
+    cookie_files, copier_files = tree_files(cookie_root), tree_files(copier.target)
+
+    recorded = yaml.safe_load(copier_files.pop(ANSWERS_FILE).decode("utf-8"))
+    assert {key: value for key, value in recorded.items() if not key.startswith("_")} == resolved
+    assert set(cookie_files) == set(copier_files)
+    differing = sorted(path for path in cookie_files if cookie_files[path] != copier_files[path])
+    assert not differing, f"content differs between cookiecutter and copier: {differing}"
+
+    readme = cookie_files["README.md"].decode("utf-8")
+    for text in case.expect_in_readme:
+        assert text in readme, f"README.md lacks {text!r}"
+    problems = leftover_jinja(cookie_files) + python_syntax_errors(cookie_files) + data_file_errors(cookie_files)
+    assert not problems, "\n".join(problems)
+
+    report = run_ruff(cookie_root)
+    assert (report.check_returncode, report.format_returncode) == (0, 0), report.check_output + report.format_output

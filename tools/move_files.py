@@ -1,0 +1,68 @@
+"""Copier migration: move the project's files that a template version renamed, so the owner's edits follow them.
+
+Without it, `copier update` deletes a generated file whose name changed in the template, edits and all, and
+writes the template's text under the new name. copier.yml runs this script (its `_migrations`, generated from
+`_renamed_files` in cookiecutter.json) before an update that crosses such a version, in the project's root, with
+the Python that runs copier:
+
+    python <template>/tools/move_files.py <answers file> <version>
+
+Paths in `_renamed_files` may use `{{ cookiecutter.package_name }}` etc.; they are rendered with the project's
+answers. A file that is not there (the owner deleted it) or whose new name is taken is left alone, with a note.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import jinja2
+import yaml
+
+TEMPLATE_ROOT = Path(__file__).resolve().parent.parent
+
+
+def planned_moves(version: str, answers: dict[str, object]) -> list[tuple[str, str]]:
+    """(old, new) project paths renamed by template `version`, rendered with the project's answers."""
+    source = json.loads((TEMPLATE_ROOT / "cookiecutter.json").read_text(encoding="utf-8"))
+    env = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False)
+
+    def render(path: str) -> str:
+        return env.from_string(path).render(cookiecutter=answers)
+
+    return [(render(old), render(new)) for old, new in source.get("_renamed_files", {}).get(version, {}).items()]
+
+
+def tracked(path: str) -> bool:
+    return subprocess.run(["git", "ls-files", "--error-unmatch", "--", path], capture_output=True).returncode == 0
+
+
+def move(old: str, new: str) -> str:
+    """Move one file (with `git mv` when git tracks it, so the update sees a rename); return what happened."""
+    if not Path(old).exists():
+        return f"{old} -> {new}: {old} is not in this project, nothing to move"
+    if Path(new).exists():
+        return f"{old} -> {new}: {new} already exists, both left as they are"
+    Path(new).parent.mkdir(parents=True, exist_ok=True)
+    if tracked(old):
+        subprocess.run(["git", "mv", "--", old, new], check=True)
+    else:
+        Path(old).rename(new)
+    return f"moved {old} -> {new}"
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 2:
+        print("usage: move_files.py <answers file> <template version>", file=sys.stderr)
+        return 2
+    answers_file, version = argv
+    answers = yaml.safe_load(Path(answers_file).read_text(encoding="utf-8")) or {}
+    for old, new in planned_moves(version, answers):
+        print(f"template {version}: {move(old, new)}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,347 @@
+"""Batch scoring: a CSV or Parquet file in, every row out with its prediction, in chunks so memory stays flat.
+
+- Chunks (pandas `read_csv(chunksize=...)`, pyarrow `iter_batches`) are validated against the schema, scored by
+  the same Predictor as every other serving style and appended to the output: a file of any size runs in the
+  memory of a chunk or two.
+- Columns outside the schema (customer ids, the actual outcome, ...) pass through unchanged: a CSV is read as
+  text (ids keep their leading zeros), a Parquet file keeps its column types.
+- The output is written to a hidden file next to it and renamed at the end, so a failed run never leaves a
+  file that looks complete.
+- Each chunk is one request in the prediction store (source "batch"), so drift and performance monitoring see
+  batch traffic like any other. A chunk that fails validation is logged as "invalid"; the chunks scored before it
+  stay logged, because those predictions were made.
+
+For data that lives in Spark, or outgrows what one machine reads in time, see `spark.py`.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Protocol, TypeVar
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+from rich.console import Console
+from rich.progress import Progress
+
+from .config import DataParams, load_params
+from .errors import DataValidationError, ProjectError
+from .predictor import Predictor, ScoredRows
+from .schema import validate_frame
+from .store import PredictionLog, PredictionRecord, RequestRecord, utc_now
+
+SOURCE = "batch"
+OUTPUT_COLUMNS = ("prediction_id", "prediction", "probability", "model_version")
+NUMERIC_OR_TEXT = (
+    pa.types.is_integer,
+    pa.types.is_floating,
+    pa.types.is_decimal,
+    pa.types.is_null,
+    pa.types.is_string,
+    pa.types.is_large_string,
+)
+
+
+class BatchFileError(ProjectError):
+    """An input or output file that cannot be used as given."""
+
+
+def score_file(
+    input: Path,
+    output: Path,
+    chunk_size: int = 50_000,
+    *,
+    predictor: Predictor | None = None,
+    store_url: str | None = None,
+) -> str:
+    """Score `input` into `output` chunk by chunk and return a one-line summary.
+
+    `predictor` defaults to the champion, `store_url` to PREDICTION_STORE_URL (tests pass their own).
+    """
+    started = time.perf_counter()
+    open_source, open_sink = _format(input, SOURCES, "input"), _format(output, SINKS, "output")
+    if not input.is_file():
+        raise BatchFileError(f"{input}: file not found")
+    if input.resolve() == output.resolve():
+        raise BatchFileError(f"{output}: the output must not overwrite the input")
+    data = predictor.data if predictor else load_params().data
+    rows = chunks = 0
+    with open_source(input, chunk_size) as source:
+        check_columns(source.schema, data, input)
+        predictor = predictor or Predictor.from_champion()
+        output.parent.mkdir(parents=True, exist_ok=True)
+        store = _ChunkLog(store_url)
+        progress = Progress(*Progress.get_default_columns(), console=Console(stderr=True), transient=True)
+        try:
+            with progress, _replaced_on_success(output) as partial, open_sink(partial) as sink:
+                task = progress.add_task(f"scoring {input.name}", total=source.total)
+                for table in source.chunks():
+                    if table.num_rows:
+                        scored = _score_chunk(table, rows + 1, data, predictor, store, input)
+                        sink.write(_with_predictions(table, scored))
+                        rows, chunks = rows + table.num_rows, chunks + 1
+                    progress.update(task, completed=source.position())
+                if not rows:
+                    raise BatchFileError(f"{input}: no rows to score")
+        finally:
+            store.close()  # the store holds every scored chunk before we return
+    seconds = time.perf_counter() - started
+    return (
+        f"scored {rows} rows in {chunks} chunks with model version {predictor.model_version} -> {output}"
+        f" ({seconds:.1f} s, {rows / seconds:,.0f} rows/s; logged to the prediction store as source {SOURCE!r})"
+    )
+
+
+def check_columns(schema: pa.Schema, data: DataParams, path: Path) -> None:
+    """Fail before scoring anything when the file cannot match the schema."""
+    missing = [name for name in data.features if name not in schema.names]
+    if missing:
+        raise DataValidationError(f"{path}: missing column(s): {', '.join(missing)}")
+    taken = [name for name in OUTPUT_COLUMNS if name in schema.names]
+    if taken:
+        raise DataValidationError(f"{path}: has output column(s) {', '.join(taken)} already; rename or drop them")
+    for name in data.numeric_features:
+        kind = schema.field(name).type
+        if not any(accepts(kind) for accepts in NUMERIC_OR_TEXT):  # text is checked value by value
+            raise DataValidationError(f"{path}: column {name!r} must be numeric; the file has {kind}")
+
+
+def _score_chunk(
+    table: pa.Table, first_row: int, data: DataParams, predictor: Predictor, store: _ChunkLog, path: Path
+) -> ScoredRows:
+    """Validate and score one chunk; log it (ok, invalid or error) as one request."""
+    started = time.perf_counter()
+    status = "error"
+    try:
+        raw = table.select(data.features).to_pandas()
+        try:
+            clean = validate_frame(raw, data, require_target=False, allow_extra_columns=False)
+        except DataValidationError as error:
+            status = "invalid"
+            last_row = first_row + table.num_rows - 1
+            raise DataValidationError(f"{path}: rows {first_row}-{last_row}: {error}") from None
+        scored = predictor.predict_frame(clean)
+        status = "ok"
+    finally:
+        latency_ms = (time.perf_counter() - started) * 1000
+        request = RequestRecord(uuid.uuid4().hex, SOURCE, status, latency_ms, table.num_rows, predictor.model_version)
+        store.record(request, _prediction_records(raw, clean, scored) if status == "ok" else [])
+    return scored
+
+
+def _prediction_records(raw: pd.DataFrame, clean: pd.DataFrame, scored: ScoredRows) -> list[PredictionRecord]:
+    """What the store keeps per row: the validated inputs (None where the file had no value) and the output."""
+    inputs = clean.astype(object).where(raw.notna(), None).to_dict("records")
+    now = utc_now()
+    return [
+        PredictionRecord(id_, row, label, probability, scored.model_version, now)
+        for id_, row, label, probability in zip(scored.ids, inputs, scored.labels, scored.probabilities, strict=True)
+    ]
+
+
+def _with_predictions(table: pa.Table, scored: ScoredRows) -> pa.Table:
+    added = {
+        "prediction_id": pa.array(scored.ids, pa.string()),
+        "prediction": pa.array(scored.labels),
+        "probability": pa.array(scored.probabilities, pa.float64()),
+        "model_version": pa.array([scored.model_version] * table.num_rows, pa.string()),
+    }
+    for name, values in added.items():
+        table = table.append_column(name, values)
+    return table.replace_schema_metadata(None)  # pandas metadata of the input would describe the wrong columns
+
+
+class _ChunkLog:
+    """Keeps at most one chunk waiting for the prediction store.
+
+    `PredictionLog.record` never blocks, so a scorer faster than the database would queue the whole file in
+    memory. Closing the previous chunk's log (which drains it) before recording the next bounds that, while the
+    database write of one chunk still overlaps the reading and scoring of the next.
+    """
+
+    def __init__(self, url: str | None) -> None:
+        self.url = url
+        self.log: PredictionLog | None = None
+
+    def record(self, request: RequestRecord, predictions: list[PredictionRecord]) -> None:
+        self.close()
+        self.log = PredictionLog(self.url)
+        self.log.record(request, predictions)
+
+    def close(self) -> None:
+        if self.log is not None:
+            self.log.close()
+            self.log = None
+
+
+@contextmanager
+def _replaced_on_success(output: Path) -> Iterator[Path]:
+    """A hidden file next to `output`, renamed to it only when the block succeeds, removed otherwise."""
+    partial = output.with_name(f".{output.name}.{os.getpid()}.partial")
+    try:
+        yield partial
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    partial.replace(output)
+
+
+# Readers: a `schema` of the columns, `chunks()` as Arrow tables, and progress as `position()` out of `total`.
+
+
+class Source(Protocol):
+    schema: pa.Schema
+    total: int
+
+    def chunks(self) -> Iterator[pa.Table]: ...
+    def position(self) -> int: ...
+    def __enter__(self) -> Source: ...
+    def __exit__(self, *exc_info: object) -> None: ...
+
+
+class CsvSource:
+    """Text columns, read `chunk_size` rows at a time; progress in bytes (the row count is unknown up front)."""
+
+    def __init__(self, path: Path, chunk_size: int) -> None:
+        self.path, self.chunk_size = path, chunk_size
+        self.total = path.stat().st_size
+        try:
+            self.handle = path.open("rb")
+        except OSError as exc:
+            raise BatchFileError(f"{path}: cannot open ({exc.strerror})") from None
+        try:
+            header = self._read(lambda: pd.read_csv(self.handle, nrows=0, dtype=str), rows_read=0)
+        except BatchFileError:
+            self.handle.close()
+            raise
+        self.schema = pa.schema([(str(name), pa.string()) for name in header.columns])
+        self.handle.seek(0)
+
+    def chunks(self) -> Iterator[pa.Table]:
+        rows_read = 0
+        with pd.read_csv(self.handle, dtype=str, chunksize=self.chunk_size) as reader:
+            while (frame := self._read(lambda: next(reader, None), rows_read)) is not None:
+                rows_read += len(frame)
+                yield pa.Table.from_pandas(frame, schema=self.schema, preserve_index=False)
+
+    def position(self) -> int:
+        return self.handle.tell()
+
+    def _read(self, read: Callable[[], pd.DataFrame | None], rows_read: int) -> pd.DataFrame | None:
+        try:
+            return read()
+        except UnicodeDecodeError:
+            raise BatchFileError(f"{self.path}: not UTF-8 text (after row {rows_read})") from None
+        except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as exc:
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
+            raise BatchFileError(f"{self.path}: not a readable CSV (after row {rows_read}): {reason}") from None
+
+    def __enter__(self) -> CsvSource:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.handle.close()
+
+
+class ParquetSource:
+    """Record batches of `chunk_size` rows with the file's own column types; progress in rows."""
+
+    def __init__(self, path: Path, chunk_size: int) -> None:
+        self.path, self.chunk_size = path, chunk_size
+        try:
+            self.file = pq.ParquetFile(path)
+        except (pa.ArrowException, OSError) as exc:
+            raise BatchFileError(f"{path}: not a readable Parquet file ({_first_line(exc)})") from None
+        self.schema = self.file.schema_arrow.remove_metadata()
+        self.total = self.file.metadata.num_rows
+        self.done = 0
+
+    def chunks(self) -> Iterator[pa.Table]:
+        batches = self.file.iter_batches(batch_size=self.chunk_size)
+        while True:
+            try:
+                batch = next(batches, None)
+            except (pa.ArrowException, OSError) as exc:
+                raise BatchFileError(f"{self.path}: unreadable after row {self.done} ({_first_line(exc)})") from None
+            if batch is None:
+                return
+            self.done += batch.num_rows
+            yield pa.Table.from_batches([batch])
+
+    def position(self) -> int:
+        return self.done
+
+    def __enter__(self) -> ParquetSource:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.file.close()
+
+
+# Writers: append Arrow tables that all have the same columns.
+
+
+class Sink(Protocol):
+    def write(self, table: pa.Table) -> None: ...
+    def __enter__(self) -> Sink: ...
+    def __exit__(self, *exc_info: object) -> None: ...
+
+
+class CsvSink:
+    def __init__(self, path: Path) -> None:
+        self.handle = path.open("w", newline="", encoding="utf-8")
+        self.header = True
+
+    def write(self, table: pa.Table) -> None:
+        # integer_object_nulls: an integer column with gaps stays "12", not "12.0"
+        table.to_pandas(integer_object_nulls=True).to_csv(self.handle, header=self.header, index=False)
+        self.header = False
+
+    def __enter__(self) -> CsvSink:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.handle.close()
+
+
+class ParquetSink:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.writer: pq.ParquetWriter | None = None
+
+    def write(self, table: pa.Table) -> None:
+        if self.writer is None:
+            self.writer = pq.ParquetWriter(self.path, table.schema)
+        self.writer.write_table(table)
+
+    def __enter__(self) -> ParquetSink:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+
+SOURCES: dict[str, Callable[[Path, int], Source]] = {".csv": CsvSource, ".parquet": ParquetSource}
+SINKS: dict[str, Callable[[Path], Sink]] = {".csv": CsvSink, ".parquet": ParquetSink}
+
+
+Format = TypeVar("Format")
+
+
+def _format(path: Path, formats: dict[str, Format], role: str) -> Format:
+    try:
+        return formats[path.suffix.lower()]
+    except KeyError:
+        raise BatchFileError(f"{path}: unsupported {role} format; use {' or '.join(formats)}") from None
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else error.__class__.__name__

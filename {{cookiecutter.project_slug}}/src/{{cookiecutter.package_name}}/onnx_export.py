@@ -1,0 +1,124 @@
+"""Export stage (edge serving): the champion as one ONNX file plus the metadata a device needs to run it.
+
+Parity gate: the graph is scored against scikit-learn on the holdout (data/prepared/test.csv, validated by the
+schema) and on synthetic edge cases (missing values, unknown categories, values at the bounds). Labels must be
+identical and every probability within PROBABILITY_TOLERANCE (1e-4, onnx_model.py). A graph that fails is never
+written: the stage exits 2 and a device can only ever receive a model that scores like the evaluated champion.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import onnx
+import onnxruntime
+import skl2onnx
+
+from . import onnx_model
+from .champion import load_champion
+from .config import DataParams, Params
+from .data import TEST_FILE, load_split
+from .onnx_model import ONNX_OPSET, OnnxScorer, Parity, ParityError, check_parity, convert
+from .predictor import parity_sample
+from .schema import MISSING_CATEGORY
+
+ONNX_FILE = Path("models/model.onnx")
+METADATA_FILE = ONNX_FILE.with_suffix(".json")  # the edge runtime looks for it next to the model
+PARITY_FILE = Path("reports/onnx_parity.json")
+METADATA_FORMAT = 1
+
+
+def export(params: Params) -> str:
+    """Convert the champion, check parity, then write model.onnx and model.json; return a one-line summary."""
+    champion = load_champion()
+    data = params.data
+    onnx_bytes = convert(champion.model, data)
+    classes = champion.model.classes_.tolist()
+    scorer = OnnxScorer(onnx_bytes, data, classes)
+    holdout, _ = load_split(TEST_FILE, data)
+    checks = {
+        "holdout": check_parity(champion.model, scorer, holdout),
+        "edge_cases": check_parity(champion.model, scorer, parity_sample(data)),
+    }
+    tolerance = onnx_model.PROBABILITY_TOLERANCE
+    write_json(PARITY_FILE, parity_report(checks, champion.version, tolerance))
+    failed = {name: parity for name, parity in checks.items() if not parity.ok}
+    if failed:
+        for stale in (ONNX_FILE, METADATA_FILE):  # never leave an older graph looking current
+            stale.unlink(missing_ok=True)
+        name, parity = next(iter(failed.items()))
+        raise ParityError(
+            f"ONNX export of champion {champion.version} refused: on {parity.rows} {name} rows labels identical="
+            f"{parity.labels_identical}, max probability difference {parity.max_probability_difference:.2e} "
+            f"(tolerance {tolerance:g}); see {PARITY_FILE}"
+        )
+
+    write_bytes(ONNX_FILE, onnx_bytes)
+    write_json(METADATA_FILE, metadata(onnx_bytes, data, classes, champion.version))
+    holdout_parity = checks["holdout"]
+    return (
+        f"exported champion {champion.version} to {ONNX_FILE} ({len(onnx_bytes) / 1024:.1f} KB, opset {ONNX_OPSET}); "
+        f"parity on {holdout_parity.rows} holdout rows: labels identical, max probability difference "
+        f"{holdout_parity.max_probability_difference:.1e} <= {tolerance:g}"
+    )
+
+
+def parity_report(checks: dict[str, Parity], version: str, tolerance: float) -> dict[str, Any]:
+    return {
+        "ok": all(parity.ok for parity in checks.values()),
+        "rule": "labels identical and |p_onnx - p_sklearn| <= probability_tolerance for every row and class",
+        "probability_tolerance": tolerance,
+        "model_version": version,
+        **{
+            name: {
+                "rows": parity.rows,
+                "labels_identical": parity.labels_identical,
+                "max_probability_difference": parity.max_probability_difference,
+            }
+            for name, parity in checks.items()
+        },
+    }
+
+
+def metadata(onnx_bytes: bytes, data: DataParams, classes: list, version: str) -> dict[str, Any]:
+    """Everything the edge runtime needs besides the graph, so the device never reads params.yaml."""
+    graph = onnx.load_model_from_string(onnx_bytes)
+    numbers = [{"name": n, "kind": "number", "min": b.min, "max": b.max} for n, b in data.numeric_features.items()]
+    categories = [{"name": n, "kind": "category", "known": k} for n, k in data.categorical_features.items()]
+    return {
+        "format": METADATA_FORMAT,
+        "model_version": version,
+        "target": data.target,
+        "features": [*numbers, *categories],
+        "missing_category": MISSING_CATEGORY,
+        "classes": classes,
+        "positive_label": data.positive_label,
+        "probability": "of positive_label for two classes, of the predicted label otherwise",
+        "probability_tolerance": onnx_model.PROBABILITY_TOLERANCE,
+        "onnx": {
+            "file": ONNX_FILE.name,
+            "sha256": hashlib.sha256(onnx_bytes).hexdigest(),
+            "size_bytes": len(onnx_bytes),
+            "opset": ONNX_OPSET,
+            "ir_version": graph.ir_version,
+            "onnx_version": onnx.__version__,
+            "skl2onnx_version": skl2onnx.__version__,
+            "checked_with_onnxruntime": onnxruntime.__version__,
+        },
+    }
+
+
+def write_bytes(path: Path, content: bytes) -> None:
+    """Write via a temporary file and rename, so a reader never sees half a model."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    partial.write_bytes(content)
+    os.replace(partial, path)
+
+
+def write_json(path: Path, content: dict[str, Any]) -> None:
+    write_bytes(path, (json.dumps(content, indent=2) + "\n").encode("utf-8"))

@@ -1,0 +1,230 @@
+"""The gRPC service: Predict and Feedback over the shared prediction core, with health, reflection and metrics.
+
+- `grpc.health.v1.Health` says NOT_SERVING until the champion is loaded (in the background, retried every
+  MODEL_RETRY_SECONDS while there is none), then SERVING; NOT_SERVING again while shutting down.
+- Server reflection lists the services, so `grpcurl` and `grpcui` work without the .proto.
+- Every request is logged to the prediction store (source "grpc"): predictions with their inputs, invalid
+  requests with status "invalid", failures with status "error".
+- Prometheus metrics (serving/telemetry.py) on http://HOST:METRICS_PORT/metrics (default port 9090).
+- SIGTERM or SIGINT: stop taking requests, let those in flight finish (GRACE_SECONDS), then write every
+  logged prediction to the store before exiting.
+
+Configuration (environment): HOST, PORT (the CLI's options), METRICS_PORT, PREDICTION_STORE_URL, PARAMS_FILE.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import signal
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+from prometheus_client import start_http_server
+
+from ..config import DataParams, load_params
+from ..errors import ConfigError, DataValidationError
+from ..predictor import Predictor
+from ..store import PredictionLog, PredictionRecord, RequestRecord
+from . import prediction_pb2, prediction_pb2_grpc, telemetry
+from .grpc_messages import known_label, label_message, records_from_request
+
+METRICS_PORT_ENV = "METRICS_PORT"
+DEFAULT_METRICS_PORT = 9090
+SERVICE_NAME = prediction_pb2.DESCRIPTOR.services_by_name["PredictionService"].full_name
+WORKERS = 8  # concurrent RPCs; one prediction takes about a millisecond
+GRACE_SECONDS = 10.0
+MODEL_RETRY_SECONDS = 10.0
+SOURCE = "grpc"
+logger = logging.getLogger(__name__)
+
+
+class PredictionServicer(prediction_pb2_grpc.PredictionServiceServicer):
+    """Validates each request against the schema, scores it with the champion and logs everything."""
+
+    def __init__(self, data: DataParams, log: PredictionLog) -> None:
+        self.data = data
+        self.log = log
+        self.predictor: Predictor | None = None  # set once the champion is loaded
+
+    def Predict(
+        self, request: prediction_pb2.PredictRequest, context: grpc.ServicerContext
+    ) -> prediction_pb2.PredictResponse:
+        started = time.perf_counter()
+        request_id = uuid.uuid4().hex
+        predictor = self.predictor
+        rows = len(request.instances)
+        if predictor is None:
+            self._finish(request_id, "error", started, rows, None)
+            context.abort(grpc.StatusCode.UNAVAILABLE, "no model loaded yet: the health service says when it is")
+        try:
+            records = records_from_request(request, self.data)
+        except DataValidationError as error:
+            self._finish(request_id, "invalid", started, rows, predictor.model_version)
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(error))
+        try:
+            scored = predictor.predict_records(records)
+        except Exception:  # a bug or a broken model: log it, answer without internals
+            logger.exception("prediction request %s failed", request_id)
+            self._finish(request_id, "error", started, rows, predictor.model_version)
+            context.abort(grpc.StatusCode.INTERNAL, f"prediction failed (request {request_id}); see the server log")
+        predictions = [
+            PredictionRecord(
+                id=id_, inputs=record, prediction=label, probability=probability, model_version=scored.model_version
+            )
+            for id_, record, label, probability in zip(
+                scored.ids, records, scored.labels, scored.probabilities, strict=True
+            )
+        ]
+        self._finish(request_id, "ok", started, rows, scored.model_version, predictions)
+        return prediction_pb2.PredictResponse(
+            predictions=[
+                prediction_pb2.Prediction(
+                    prediction_id=p.id, label=label_message(p.prediction), probability=p.probability
+                )
+                for p in predictions
+            ],
+            model_version=scored.model_version,
+        )
+
+    def Feedback(
+        self, request: prediction_pb2.FeedbackRequest, context: grpc.ServicerContext
+    ) -> prediction_pb2.FeedbackResponse:
+        predictor = self.predictor
+        if predictor is None:
+            context.abort(grpc.StatusCode.UNAVAILABLE, "no model loaded yet: the health service says when it is")
+        if not request.prediction_id:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, "prediction_id: required")
+        try:
+            actual = known_label(request.actual, predictor.scorer.classes)
+        except DataValidationError as error:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(error))
+        if not self.log.record_feedback(request.prediction_id, actual):
+            context.abort(grpc.StatusCode.NOT_FOUND, f"prediction_id {request.prediction_id!r}: no such prediction")
+        return prediction_pb2.FeedbackResponse()
+
+    def _finish(
+        self,
+        request_id: str,
+        status: str,
+        started: float,
+        rows: int,
+        model_version: str | None,
+        predictions: list[PredictionRecord] | None = None,
+    ) -> None:
+        seconds = time.perf_counter() - started
+        record = RequestRecord(request_id, SOURCE, status, seconds * 1000, rows, model_version)
+        self.log.record(record, predictions or [])
+        telemetry.observe(status, seconds, [p.prediction for p in predictions or []])
+
+
+class GrpcService:
+    """The server, its health and its model loader: `start()` returns at once, `stop()` drains everything."""
+
+    def __init__(self, data: DataParams, log: PredictionLog, load: Callable[[], Predictor]) -> None:
+        self.servicer = PredictionServicer(data, log)
+        self.health = health.HealthServicer()
+        self._load = load
+        self._stopping = threading.Event()
+        self._loader = threading.Thread(target=self._load_champion, name="champion-loader", daemon=True)
+        self._executor = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="grpc")
+        # No SO_REUSEPORT: a second server on a busy port must fail, not share it silently.
+        self.server = grpc.server(self._executor, options=[("grpc.so_reuseport", 0)])
+        prediction_pb2_grpc.add_PredictionServiceServicer_to_server(self.servicer, self.server)
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
+        reflection.enable_server_reflection((SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), self.server)
+        self._set_health(health_pb2.HealthCheckResponse.NOT_SERVING)
+
+    def start(self, host: str, port: int) -> int:
+        """Listen on host:port (port 0: any free port) and return the port."""
+        address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        try:
+            bound = self.server.add_insecure_port(address)
+        except RuntimeError:
+            bound = 0
+        if not bound:
+            raise ConfigError(f"cannot listen on {address}: the port is in use or the address is not this machine's")
+        self.server.start()
+        self._loader.start()
+        return bound
+
+    def stop(self, grace: float = GRACE_SECONDS) -> None:
+        """Refuse new requests, give those in flight `grace` seconds, then write every logged prediction."""
+        self._stopping.set()
+        self.health.enter_graceful_shutdown()
+        self.server.stop(grace).wait()
+        self._executor.shutdown(wait=True)  # handlers still running after the grace period log their requests too
+        self.servicer.log.close()
+
+    def _load_champion(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                predictor = self._load()
+            except Exception as error:  # no champion yet, registry unreachable, ...: report and retry
+                logger.warning("not serving: %s (retrying in %.0f s)", error, MODEL_RETRY_SECONDS)
+                self._stopping.wait(MODEL_RETRY_SECONDS)
+                continue
+            self.servicer.predictor = predictor
+            telemetry.serving_model(predictor.model_version)
+            if not self._stopping.is_set():
+                self._set_health(health_pb2.HealthCheckResponse.SERVING)
+            logger.info("serving model version %s", predictor.model_version)
+            return
+
+    def _set_health(self, status: health_pb2.HealthCheckResponse.ServingStatus.ValueType) -> None:
+        for name in ("", SERVICE_NAME):  # "" is the whole server, as load balancers ask
+            self.health.set(name, status)
+
+
+def metrics_port() -> int:
+    raw = os.environ.get(METRICS_PORT_ENV, str(DEFAULT_METRICS_PORT))
+    if not raw.isdigit() or not 0 < int(raw) < 65536:
+        raise ConfigError(f"{METRICS_PORT_ENV}={raw!r}: expected a port number between 1 and 65535")
+    return int(raw)
+
+
+@contextmanager
+def until_signalled() -> Iterator[queue.SimpleQueue[int]]:
+    """Route SIGTERM and SIGINT into a queue; SimpleQueue.put is safe inside a signal handler, unlike locks."""
+    signals: queue.SimpleQueue[int] = queue.SimpleQueue()
+    previous = {
+        sig: signal.signal(sig, lambda number, _frame: signals.put(number)) for sig in (signal.SIGTERM, signal.SIGINT)
+    }
+    try:
+        yield signals
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def run(host: str, port: int) -> None:
+    """Serve until SIGTERM or SIGINT, then shut down gracefully (the CLI's `serve`)."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    params = load_params()
+    metrics_at = metrics_port()
+    with until_signalled() as signals:
+        try:
+            metrics, _ = start_http_server(metrics_at, addr=host)
+        except OSError as error:
+            raise ConfigError(f"cannot serve metrics on {host}:{metrics_at}: {error.strerror}") from None
+        service = GrpcService(params.data, PredictionLog(), lambda: Predictor.from_champion(params))
+        try:
+            bound = service.start(host, port)
+            logger.info("gRPC on %s:%d, metrics on http://%s:%d/metrics", host, bound, host, metrics_at)
+            number = signals.get()
+            logger.info(
+                "%s: finishing requests in flight, then writing the prediction log", signal.Signals(number).name
+            )
+        finally:
+            service.stop()
+            metrics.shutdown()
+            metrics.server_close()
+        logger.info("stopped")

@@ -1,0 +1,302 @@
+"""The REST service: FastAPI over the shared prediction core, every prediction logged to the prediction store.
+
+Built for a small request path: `async` endpoints, request bodies parsed and validated in one pass by pydantic's
+Rust JSON parser against models generated from params.yaml, ONNX scoring without pandas, orjson responses, and
+the database write left to the store's background thread. Endpoints: POST /predict, POST /feedback, GET /health
+(alive), GET /ready (model loaded), GET /metrics (Prometheus). Set API_KEY to require an `X-API-Key` header on
+/predict and /feedback.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import os
+import secrets
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from time import perf_counter
+from typing import Any
+
+import orjson
+import uvicorn
+from fastapi import FastAPI, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.openapi.utils import get_openapi
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel, ValidationError
+
+from .. import __version__
+from ..config import Params, load_params
+from ..predictor import Predictor
+from ..store import PredictionLog, PredictionRecord, RequestRecord, store_url
+from .request_models import RequestModels, build_request_models, max_batch_size_from_env
+from .telemetry import observe, serving_model
+
+API_KEY_ENV = "API_KEY"
+API_KEY_HEADER = "x-api-key"
+SOURCE = "rest"
+ROW_BUDGET_BYTES = 4096  # request bodies may hold this much per allowed instance (pretty-printed JSON included)
+logger = logging.getLogger(__name__)
+
+
+class Message(BaseModel):
+    detail: str
+
+
+class ErrorItem(BaseModel):
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class ValidationFailure(BaseModel):
+    message: str
+    detail: list[ErrorItem]
+
+
+class Accepted(BaseModel):
+    status: str
+
+
+class Ready(BaseModel):
+    status: str
+    model_version: str
+
+
+@dataclass
+class _State:
+    predictor: Predictor | None = None
+    not_ready: str = "starting"
+    log: PredictionLog | None = None
+
+
+def create_app(
+    params: Params | None = None,
+    predictor: Predictor | None = None,
+    *,
+    api_key: str | None = None,
+    max_batch_size: int | None = None,
+    prediction_store_url: str | None = None,
+) -> FastAPI:
+    """The service. Without `predictor` the champion is loaded at startup; if there is none the service still
+    starts (so /health answers and the reason shows on /ready) and /predict answers 503 until restarted."""
+    params = params or load_params()
+    api_key = api_key if api_key is not None else os.environ.get(API_KEY_ENV) or None
+    models = build_request_models(params.data, max_batch_size or max_batch_size_from_env())
+    state = _State()
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        state.log = PredictionLog(prediction_store_url or store_url())
+        state.predictor = predictor or await run_in_threadpool(_load_champion, params, state)
+        if state.predictor is not None:
+            serving_model(state.predictor.model_version)
+            logger.info("serving model version %s", state.predictor.model_version)
+        try:
+            yield
+        finally:
+            state.log.close()  # drains the queue: a graceful shutdown loses no logged prediction
+
+    app = FastAPI(
+        title="{{ cookiecutter.project_name }}",
+        description="{{ cookiecutter.description }}",
+        version=__version__,
+        lifespan=lifespan,
+        max_body_size=models.max_batch_size * ROW_BUDGET_BYTES,
+    )
+    protected = {401: {"model": Message, "description": "Missing or wrong X-API-Key header."}} if api_key else {}
+
+    @app.post(
+        "/predict",
+        summary="Score instances with the champion model",
+        openapi_extra=_json_body(models.predict_request),
+        responses={
+            200: {"model": models.predict_response, "description": "One prediction per instance."},
+            **protected,
+            415: {"model": Message, "description": "The body is not JSON."},
+            422: {"model": ValidationFailure, "description": "The body does not match the schema."},
+            503: {"model": Message, "description": "No model loaded."},
+        },
+    )
+    async def predict(request: Request) -> Response:
+        started = perf_counter()
+        if api_key and not _authorized(request, api_key):
+            return _message(401, "missing or wrong X-API-Key header")
+        current = state.predictor
+        if current is None:
+            _log_request(state, "error", started)
+            return _message(503, f"model not loaded: {state.not_ready}")
+        refused = _refuse_non_json(request)
+        if refused:
+            _log_request(state, "invalid", started)
+            return refused
+        try:
+            payload = models.predict_request.model_validate_json(await request.body())
+        except ValidationError as error:
+            _log_request(state, "invalid", started)
+            return _invalid(error)
+        records = payload.model_dump(by_alias=True)["instances"]
+        try:
+            scored = current.predict_records(records)
+        except Exception:
+            logger.exception("prediction failed")
+            _log_request(state, "error", started)
+            return _message(500, "prediction failed; the error is in the service log")
+        seconds = perf_counter() - started
+        version = scored.model_version
+        rows = [
+            PredictionRecord(id=pid, inputs=record, prediction=label, probability=probability, model_version=version)
+            for pid, record, label, probability in zip(
+                scored.ids, records, scored.labels, scored.probabilities, strict=True
+            )
+        ]
+        state.log.record(RequestRecord(uuid.uuid4().hex, SOURCE, "ok", seconds * 1000, len(rows), version), rows)
+        observe("ok", seconds, scored.labels)
+        body = {
+            "predictions": scored.labels,
+            "probabilities": scored.probabilities,
+            "prediction_ids": scored.ids,
+            "model_version": version,
+        }
+        return Response(orjson.dumps(body), media_type="application/json")
+
+    @app.post(
+        "/feedback",
+        status_code=202,
+        summary="Record the actual outcome of a prediction",
+        openapi_extra=_json_body(models.feedback_request),
+        responses={
+            202: {"model": Accepted, "description": "Outcome recorded."},
+            **protected,
+            404: {"model": Message, "description": "Unknown prediction id."},
+            415: {"model": Message, "description": "The body is not JSON."},
+            422: {"model": ValidationFailure, "description": "The body does not match the schema."},
+        },
+    )
+    async def feedback(request: Request) -> Response:
+        if api_key and not _authorized(request, api_key):
+            return _message(401, "missing or wrong X-API-Key header")
+        refused = _refuse_non_json(request)
+        if refused:
+            return refused
+        try:
+            outcome = models.feedback_request.model_validate_json(await request.body())
+        except ValidationError as error:
+            return _invalid(error)
+        known = await run_in_threadpool(state.log.record_feedback, outcome.prediction_id, outcome.actual)
+        if not known:
+            return _message(404, f"unknown prediction_id {outcome.prediction_id}")
+        return Response(orjson.dumps({"status": "recorded"}), status_code=202, media_type="application/json")
+
+    @app.get("/health", summary="Liveness: the process answers", responses={200: {"model": Accepted}})
+    async def health() -> Response:
+        return Response(b'{"status":"ok"}', media_type="application/json")
+
+    @app.get(
+        "/ready",
+        summary="Readiness: a model is loaded",
+        responses={200: {"model": Ready}, 503: {"model": Message, "description": "No model loaded."}},
+    )
+    async def ready() -> Response:
+        if state.predictor is None:
+            return _message(503, f"model not loaded: {state.not_ready}")
+        body = {"status": "ready", "model_version": state.predictor.model_version}
+        return Response(orjson.dumps(body), media_type="application/json")
+
+    @app.get("/metrics", summary="Prometheus metrics", response_class=Response)
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    app.openapi = lambda: _openapi(app, models, api_key is not None)  # type: ignore[method-assign]
+    return app
+
+
+def run(host: str, port: int) -> None:
+    """Serve until SIGTERM/SIGINT; uvicorn then finishes open requests and the lifespan drains the store."""
+    app = create_app()
+    uvicorn.run(app, host=host, port=port, access_log=False, log_config=_log_config(), server_header=False)
+
+
+def _load_champion(params: Params, state: _State) -> Predictor | None:
+    try:
+        return Predictor.from_champion(params)
+    except Exception as error:  # a service without a model still answers /health and explains itself on /ready
+        state.not_ready = str(error) or error.__class__.__name__
+        logger.warning("not ready, no model loaded: %s", state.not_ready)
+        return None
+
+
+def _authorized(request: Request, api_key: str) -> bool:
+    given = request.headers.get(API_KEY_HEADER)
+    # Headers arrive as latin-1; compare bytes in constant time so timing leaks nothing about the key.
+    return given is not None and secrets.compare_digest(given.encode("latin-1"), api_key.encode("utf-8"))
+
+
+def _refuse_non_json(request: Request) -> Response | None:
+    """Only JSON bodies: a browser page cannot send those cross-site without a CORS preflight."""
+    media = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+    if media == "application/json" or (media.startswith("application/") and media.endswith("+json")):
+        return None
+    return _message(415, "send the body as JSON with the header Content-Type: application/json")
+
+
+def _log_request(state: _State, status: str, started: float) -> None:
+    """A request that produced no prediction still counts: the monitors compute error rates from these."""
+    seconds = perf_counter() - started
+    version = state.predictor.model_version if state.predictor else None
+    if state.log is not None:
+        state.log.record(RequestRecord(uuid.uuid4().hex, SOURCE, status, seconds * 1000, 0, version))
+    observe(status, seconds)
+
+
+def _message(status: int, detail: str) -> Response:
+    return Response(orjson.dumps({"detail": detail}), status_code=status, media_type="application/json")
+
+
+def _invalid(error: ValidationError) -> Response:
+    """422 whose `message` names the first offending field, e.g. `instances[0].age: Input should be ...`."""
+    errors = error.errors(include_url=False, include_context=False, include_input=False)
+    detail = [{"loc": ["body", *item["loc"]], "msg": item["msg"], "type": item["type"]} for item in errors]
+    first = errors[0]
+    where = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in first["loc"]).lstrip(".")
+    message = f"{where or 'body'}: {first['msg']}"
+    if len(errors) > 1:
+        message += f" (and {len(errors) - 1} more error{'s' if len(errors) > 2 else ''})"
+    return Response(
+        orjson.dumps({"message": message, "detail": detail}), status_code=422, media_type="application/json"
+    )
+
+
+def _json_body(model: type[BaseModel]) -> dict[str, Any]:
+    """The request body as OpenAPI sees it; the endpoint parses it itself (one Rust pass, see _openapi)."""
+    ref = {"$ref": f"#/components/schemas/{model.__name__}"}
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": ref}}}}
+
+
+def _openapi(app: FastAPI, models: RequestModels, secured: bool) -> dict[str, Any]:
+    """FastAPI's schema plus the generated request models, so clients see every field, type and bound."""
+    if app.openapi_schema is None:
+        schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        for model in (models.predict_request, models.feedback_request):
+            body = model.model_json_schema(ref_template="#/components/schemas/{model}")
+            components.update(body.pop("$defs", {}))
+            components[model.__name__] = body
+        if secured:
+            schema["components"]["securitySchemes"] = {
+                "APIKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"}
+            }
+            for path in ("/predict", "/feedback"):
+                schema["paths"][path]["post"]["security"] = [{"APIKey": []}]
+        app.openapi_schema = schema
+    return app.openapi_schema
+
+
+def _log_config() -> dict[str, Any]:
+    """uvicorn's logging, extended to this package's loggers (model loading, prediction errors)."""
+    config = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)
+    config["loggers"]["{{ cookiecutter.package_name }}"] = {"handlers": ["default"], "level": "INFO"}
+    return config
