@@ -200,10 +200,8 @@ COMBINATIONS: list[dict[str, str]] = _combinations()
 
 
 def combination_id(answers: dict[str, str]) -> str:
-    """A short, path-safe test id such as `fastapi-mlflow-py3.12-MIT`."""
-    parts = [answers.get("serving", ""), answers.get("tracking", ""), "py" + answers.get("python_version", "")]
-    parts.append(answers.get("license", ""))
-    return "-".join(part for part in parts if part and part != "py")
+    """A short, path-safe test id for a member of COMBINATIONS, such as `fastapi-mlflow-py3.12-MIT`."""
+    return f"{answers['serving']}-{answers['tracking']}-py{answers['python_version']}-{answers['license']}"
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -335,23 +333,6 @@ def cookiecutter_cli(*args: str) -> list[str]:
 def copier_cli(*args: str) -> list[str]:
     """Command line running the copier CLI of this interpreter."""
     return [sys.executable, "-m", "copier", *args]
-
-
-def run_tool(command: list[str], cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    """Run a tool's CLI without a terminal; stdout and stderr are captured together, in order."""
-    return subprocess.run(
-        command,
-        cwd=cwd,
-        env=tool_env(),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        encoding="utf-8",
-        errors="replace",
-        timeout=timeout,
-        check=False,
-    )
 
 
 # --------------------------------------------------------------------------------------------------------------------

@@ -1,6 +1,8 @@
 """Bad answers, given on each tool's command line: refused, with one clear line naming the field, nothing on disk.
 
-Both CLIs run in subprocesses exactly as a user would type them, all cases concurrently (they are independent).
+Both command lines run as a user would type them (`python -m cookiecutter --no-input ... key=value`, `python -m copier
+copy --defaults -d key=value ...`), each in its own process and directory, concurrently; tests/cli_fork.py explains
+how they avoid a fresh interpreter each, and a sample is compared with fresh interpreters.
 
 Tracebacks. Both tools print a Python traceback around a refusal they did not raise themselves, whatever the
 template does: cookiecutter logs one (`logger.exception`) whenever a pre-gen hook exits non-zero, and raises a bare
@@ -11,9 +13,7 @@ invalid choice escape when answers come from `-d` with `--defaults`. The tests a
 
 from __future__ import annotations
 
-import os
 import re
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -22,18 +22,17 @@ import pytest
 import yaml
 
 from tests.checks import data_file_errors, leftover_jinja, python_syntax_errors, run_ruff
+from tests.cli_fork import run_command_lines
 from tests.render import (
     ANSWERS_FILE,
     TEMPLATE_ROOT,
     TOOLS,
     Tool,
     choice_questions,
-    cookiecutter_cli,
-    copier_cli,
     load_cookiecutter_json,
     resolve_answers,
-    run_tool,
     template_snapshot,
+    tool_env,
     tree_files,
 )
 
@@ -158,7 +157,7 @@ TOOL_LEFTOVERS: dict[tuple[Tool, str], set[str]] = {
 
 @dataclass(frozen=True)
 class Run:
-    """One CLI run in its own directory."""
+    """One command line, run in its own directory."""
 
     returncode: int
     output: str
@@ -173,43 +172,86 @@ class Run:
         return paths
 
 
-def cli_command(tool: Tool, answers: dict[str, str], template: Path) -> list[str]:
-    """The command line a user would type; the project lands in `out/<slug>` (cookiecutter) or `dest` (copier)."""
+def command_line(tool: Tool, answers: dict[str, str], template: Path) -> tuple[str, list[str]]:
+    """What a user would type, as (module, arguments): the project lands in `out/<slug>` (cookiecutter) or `dest`."""
     pairs = [f"{key}={value}" for key, value in answers.items()]
     if tool == "cookiecutter":
-        return cookiecutter_cli("--no-input", "-o", "out", str(template), *pairs)
+        return "cookiecutter", ["--no-input", "-o", "out", str(template), *pairs]
     data = [arg for pair in pairs for arg in ("-d", pair)]
     ref = ["--vcs-ref", "HEAD"] if (template / ".git").exists() else []
-    return copier_cli("copy", "--defaults", *ref, *data, str(template), "dest")
+    return "copier", ["copy", "--defaults", *ref, *data, str(template), "dest"]
 
 
-def run_cli(tool: Tool, answers: dict[str, str], template: Path, workdir: Path) -> Run:
-    workdir.mkdir(parents=True)
-    result = run_tool(cli_command(tool, answers, template), cwd=workdir)
-    return Run(result.returncode, result.stdout, workdir, workdir / ("out" if tool == "cookiecutter" else "dest"))
+def run_all(
+    jobs: list[tuple[str, Tool, dict[str, str], Path]], base: Path, *, fresh: bool = False
+) -> dict[tuple[str, Tool], Run]:
+    """Run every (case id, tool, answers, template) command line, each in `base/runs/<id>/<tool>`."""
+    commands, runs = [], {}
+    for case_id, tool, answers, template in jobs:
+        workdir = base / "runs" / case_id / tool
+        workdir.mkdir(parents=True)
+        module, args = command_line(tool, answers, template)
+        commands.append((module, args, workdir))
+        runs[case_id, tool] = workdir
+    results = run_command_lines(commands, base / "outputs", tool_env(), fresh=fresh)
+    return {
+        key: Run(result.returncode, result.output, workdir, workdir / ("out" if key[1] == "cookiecutter" else "dest"))
+        for (key, workdir), result in zip(runs.items(), results, strict=True)
+    }
 
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, Tool], Run]:
-    """Every hostile and unusual case through both CLIs, concurrently.
+    """Every hostile and unusual case through both command lines (see tests/cli_fork.py for how they run).
 
-    Refusals are copied by copier from a snapshot of the working tree (same copier.yml, no git clone per run: see
-    `template_snapshot`); the accepted, unusual answers from the template repository itself, as users do.
+    Refusals are copied by copier from a snapshot of the working tree (the same copier.yml, without a git clone per
+    run: see `template_snapshot`); the accepted, unusual answers from the template repository itself, as users do.
     """
     base = tmp_path_factory.mktemp("cli")
     snapshot = template_snapshot(base / "template")
     jobs = [
-        (case.id, case.answers, tool, snapshot if tool == "copier" else TEMPLATE_ROOT)
+        (case.id, tool, case.answers, snapshot if tool == "copier" else TEMPLATE_ROOT)
         for case in HOSTILE
         for tool in TOOLS
     ]
-    jobs += [(case.id, case.answers, tool, TEMPLATE_ROOT) for case in UNUSUAL for tool in TOOLS]
-    with ThreadPoolExecutor(max_workers=(os.cpu_count() or 2) + 1) as pool:
-        futures = {
-            (case_id, tool): pool.submit(run_cli, tool, answers, template, base / "runs" / case_id / tool)
-            for case_id, answers, tool, template in jobs
-        }
-        return {key: future.result() for key, future in futures.items()}
+    jobs += [(case.id, tool, case.answers, TEMPLATE_ROOT) for case in UNUSUAL for tool in TOOLS]
+    return run_all(jobs, base)
+
+
+# A sample run again in fresh interpreters, to show that forking changes nothing a user would see.
+FRESH_SAMPLE = ["package-keyword-class", "slug-slash", "serving-flask"]
+
+
+@pytest.fixture(scope="module")
+def fresh_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, Tool], Run]:
+    base = tmp_path_factory.mktemp("cli-fresh")
+    snapshot = template_snapshot(base / "template")
+    cases = [case for case in HOSTILE if case.id in FRESH_SAMPLE]
+    jobs = [
+        (case.id, tool, case.answers, snapshot if tool == "copier" else TEMPLATE_ROOT)
+        for case in cases
+        for tool in TOOLS
+    ]
+    return run_all(jobs, base, fresh=True)
+
+
+def user_visible(output: str) -> list[str]:
+    """Output lines, without traceback frames (they name the runner's own frames when forked)."""
+    return [line for line in output.splitlines() if not line.startswith((" ", "Traceback (most recent call last):"))]
+
+
+@pytest.mark.parametrize("tool", TOOLS)
+@pytest.mark.parametrize("case_id", FRESH_SAMPLE)
+def test_forked_runs_match_fresh_interpreters(
+    runs: dict[tuple[str, Tool], Run], fresh_runs: dict[tuple[str, Tool], Run], case_id: str, tool: Tool
+) -> None:
+    forked, fresh = runs[case_id, tool], fresh_runs[case_id, tool]
+    assert forked.returncode == fresh.returncode
+    assert user_visible(forked.output) == user_visible(fresh.output), (
+        f"forked:\n{forked.output}\nfresh:\n{fresh.output}"
+    )
+    assert tracebacks(forked.output) == tracebacks(fresh.output)
+    assert forked.leftovers() == fresh.leftovers()
 
 
 def test_enough_hostile_cases() -> None:
