@@ -21,6 +21,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 import tomllib
 from collections.abc import Iterator
 from pathlib import Path
@@ -33,6 +34,8 @@ from copier.errors import UnsafeTemplateError
 from tests.render import copier_cli, isolation_dir, pattern_matches, template_snapshot, tool_env
 
 from .projects import UV
+
+pytestmark = pytest.mark.xdist_group("update")  # one worker builds the template repository and the venv once
 
 PAIR = {"serving": "fastapi", "tracking": "none"}  # the update machinery does not depend on the pair
 OWNER_TEST = '''
@@ -333,6 +336,40 @@ def test_switching_an_option_is_refused(template_repo: Path, tmp_path: Path, que
     last_line = result.stderr.strip().splitlines()[-1]
     assert f'changing "{old}" to "{new}"' in last_line and "docs/updating.md" in last_line, result.stderr[-2000:]
     assert "_allow_option_switch=true" in last_line
+    assert not git(project, "status", "--porcelain").strip()
+
+
+def test_interactive_update_shows_the_switch_disabled(template_repo: Path, tmp_path: Path) -> None:
+    """In the interactive menu, values that would delete files are disabled, with the reason beside them."""
+    import pexpect
+
+    project = copy_project(template_repo, tmp_path / "churn", "1.1.0", tracking="wandb")
+    source = json.loads((template_repo / "cookiecutter.json").read_text(encoding="utf-8"))
+    names = [name for name in source if not name.startswith("_")]
+    prompts = source["__prompts__"]
+    child = pexpect.spawn(
+        copier_cli()[0],
+        [*copier_cli("update", "--vcs-ref", "1.1.0")[1:]],
+        cwd=str(project),
+        env=tool_env(**GIT_IDENTITY),
+        encoding="utf-8",
+        timeout=60,
+        dimensions=(50, 400),
+    )
+    try:
+        for name in names[: names.index("tracking")]:
+            prompt = prompts[name]["__prompt__"] if isinstance(prompts[name], dict) else prompts[name]
+            child.expect_exact(prompt)
+            time.sleep(0.5)  # let the prompt start reading keys
+            child.send("\r")
+        child.expect_exact(prompts["tracking"]["__prompt__"])
+        child.expect_exact(prompts["tracking"]["none"])  # the menu is drawn down to its last value
+        menu = re.sub(r"\x1b\[[0-9;?]*[a-zA-Z]", "", child.before + child.after)
+    finally:
+        child.sendcontrol("c")
+        child.close(force=True)
+    assert f'{prompts["tracking"]["mlflow"]} (tracking: changing "wandb" to "mlflow" in `copier update`' in menu, menu
+    assert f"{prompts['tracking']['wandb']} (" not in menu  # the recorded value stays selectable
     assert not git(project, "status", "--porcelain").strip()
 
 

@@ -22,7 +22,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Protocol, TypeVar
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 import pandas as pd
 import pyarrow as pa
@@ -32,9 +32,11 @@ from rich.progress import Progress
 
 from .config import DataParams, load_params
 from .errors import DataValidationError, ProjectError
-from .predictor import Predictor, ScoredRows
 from .schema import validate_frame
 from .store import PredictionLog, PredictionRecord, RequestRecord, utc_now
+
+if TYPE_CHECKING:  # the model stack (scikit-learn, ONNX) is imported only once the files look usable
+    from .predictor import Predictor, ScoredRows
 
 SOURCE = "batch"
 OUTPUT_COLUMNS = ("prediction_id", "prediction", "probability", "model_version")
@@ -74,19 +76,25 @@ def score_file(
     rows = chunks = 0
     with open_source(input, chunk_size) as source:
         check_columns(source.schema, data, input)
-        predictor = predictor or Predictor.from_champion()
+        if predictor is None:
+            from .predictor import Predictor
+
+            predictor = Predictor.from_champion()
         output.parent.mkdir(parents=True, exist_ok=True)
         store = _ChunkLog(store_url)
-        progress = Progress(*Progress.get_default_columns(), console=Console(stderr=True), transient=True)
+        console = Console(stderr=True)  # stdout carries the summary; no bar when stderr goes to a log
+        bar = Progress(
+            *Progress.get_default_columns(), console=console, transient=True, disable=not console.is_terminal
+        )
         try:
-            with progress, _replaced_on_success(output) as partial, open_sink(partial) as sink:
-                task = progress.add_task(f"scoring {input.name}", total=source.total)
+            with bar, _replaced_on_success(output) as partial, open_sink(partial) as sink:
+                task = bar.add_task(f"scoring {input.name}", total=source.total)
                 for table in source.chunks():
                     if table.num_rows:
                         scored = _score_chunk(table, rows + 1, data, predictor, store, input)
                         sink.write(_with_predictions(table, scored))
                         rows, chunks = rows + table.num_rows, chunks + 1
-                    progress.update(task, completed=source.position())
+                    bar.update(task, completed=source.position())
                 if not rows:
                     raise BatchFileError(f"{input}: no rows to score")
         finally:
@@ -216,7 +224,7 @@ class CsvSource:
         except OSError as exc:
             raise BatchFileError(f"{path}: cannot open ({exc.strerror})") from None
         try:
-            header = self._read(lambda: pd.read_csv(self.handle, nrows=0, dtype=str), rows_read=0)
+            header = self._read(lambda: pd.read_csv(self.handle, nrows=0, dtype=str))
         except BatchFileError:
             self.handle.close()
             raise
@@ -224,23 +232,21 @@ class CsvSource:
         self.handle.seek(0)
 
     def chunks(self) -> Iterator[pa.Table]:
-        rows_read = 0
         with pd.read_csv(self.handle, dtype=str, chunksize=self.chunk_size) as reader:
-            while (frame := self._read(lambda: next(reader, None), rows_read)) is not None:
-                rows_read += len(frame)
+            while (frame := self._read(lambda: next(reader, None))) is not None:
                 yield pa.Table.from_pandas(frame, schema=self.schema, preserve_index=False)
 
     def position(self) -> int:
         return self.handle.tell()
 
-    def _read(self, read: Callable[[], pd.DataFrame | None], rows_read: int) -> pd.DataFrame | None:
+    def _read(self, read: Callable[[], pd.DataFrame | None]) -> pd.DataFrame | None:
+        """pandas reads ahead of the rows it returns, so its own message (with a line number) says where."""
         try:
             return read()
         except UnicodeDecodeError:
-            raise BatchFileError(f"{self.path}: not UTF-8 text (after row {rows_read})") from None
+            raise BatchFileError(f"{self.path}: not UTF-8 text; save it as UTF-8") from None
         except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as exc:
-            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
-            raise BatchFileError(f"{self.path}: not a readable CSV (after row {rows_read}): {reason}") from None
+            raise BatchFileError(f"{self.path}: not a readable CSV: {_first_line(exc)}") from None
 
     def __enter__(self) -> CsvSource:
         return self

@@ -158,7 +158,10 @@ def simulate(
     """Write production-like rows drawn from the data, with or without drift, optionally with outcomes."""
     from .monitoring.simulate import simulate as simulate_rows
 
-    typer.echo(simulate_rows(load_params(), output, rows=rows, drift=drift, labels=labels, label_noise=label_noise, seed=seed))
+    summary = simulate_rows(
+        load_params(), output, rows=rows, drift=drift, labels=labels, label_noise=label_noise, seed=seed
+    )
+    typer.echo(summary)
 
 
 @app.command()

@@ -38,7 +38,10 @@ def simulate(
         raise DataValidationError(f"{source}: no rows to draw from")
 
     rng = np.random.default_rng(seed)
-    sample = frame.iloc[rng.integers(0, len(frame), rows)].reset_index(drop=True)
+    # Every row once before any row twice: random repeats would make the sample look unlike the data it came from.
+    rounds = -(-rows // len(frame))
+    picked = np.concatenate([rng.permutation(len(frame)) for _ in range(rounds)])[:rows]
+    sample = frame.iloc[picked].reset_index(drop=True)
     result = pd.DataFrame(index=sample.index)
     for column, bounds in data.numeric_features.items():
         result[column] = _numbers(sample[column], frame[column], rng, drift, bounds.min, bounds.max)

@@ -1,0 +1,192 @@
+"""Run a generated project's container without a Docker engine: the image's own instructions, replayed here.
+
+`Image.parse(Dockerfile)` reads what the final image holds and how it starts (the builder's `pip install`, the
+runtime stage's COPY, WORKDIR, ENV, CMD/ENTRYPOINT, HEALTHCHECK). `Image.assemble(...)` then builds a stand-in:
+a virtual environment installed with exactly the builder's requirements (for /opt/venv) and a directory tree
+holding exactly what COPY puts into the image, from the same build context the .dockerignore leaves. Paths of the
+image (/app, /data, /opt/venv) map into that stand-in; nothing else changes except HOST and ports, which tests set
+to 127.0.0.1 and free ports.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .projects import UV
+
+VENV = "/opt/venv"
+BASE_IMAGE_PATH = "/usr/local/bin:/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin"  # python:*-slim's PATH
+IMAGE_ROOTS = re.compile(r"/(?:opt/venv|app|data)(?=/|$|:)")
+
+
+@dataclass
+class Instruction:
+    keyword: str
+    arguments: str
+    flags: dict[str, str] = field(default_factory=dict)
+
+
+def instructions(dockerfile: Path) -> list[Instruction]:
+    """The Dockerfile's instructions, continuation lines joined, comments dropped, `--flag=value`s split off."""
+    parsed: list[Instruction] = []
+    pending = ""
+    for line in dockerfile.read_text(encoding="utf-8").splitlines():
+        if not pending and (not line.strip() or line.lstrip().startswith("#")):
+            continue
+        if line.endswith("\\"):
+            pending += line[:-1].strip() + " "
+            continue
+        keyword, _, rest = (pending + line.strip()).partition(" ")
+        pending = ""
+        flags: dict[str, str] = {}
+        while keyword.upper() in {"COPY", "ADD", "RUN"} and rest.startswith("--"):
+            flag, _, rest = rest.partition(" ")
+            name, _, value = flag[2:].partition("=")
+            flags[name] = value
+        parsed.append(Instruction(keyword.upper(), rest.strip(), flags))
+    return parsed
+
+
+def exec_form(arguments: str) -> list[str]:
+    """CMD/ENTRYPOINT/HEALTHCHECK CMD must use the JSON exec form (no shell between Docker and the process)."""
+    value = json.loads(arguments)
+    assert isinstance(value, list) and all(isinstance(part, str) for part in value), arguments
+    return value
+
+
+def env_pairs(arguments: str) -> dict[str, str]:
+    return dict(pair.split("=", 1) for pair in shlex.split(arguments))
+
+
+@dataclass
+class Image:
+    requirements: list[str]  # what the builder pip-installs into /opt/venv ("." is the build context)
+    runtime: list[Instruction]
+
+    @classmethod
+    def parse(cls, dockerfile: Path) -> Image:
+        parsed = instructions(dockerfile)
+        stages = [i for i, instruction in enumerate(parsed) if instruction.keyword == "FROM"]
+        assert len(stages) == 2, "expected a builder and a runtime stage"
+        builder, runtime = parsed[stages[0] : stages[1]], parsed[stages[1] :]
+        installs = [i.arguments for i in builder if i.keyword == "RUN" and f"{VENV}/bin/pip install" in i.arguments]
+        assert len(installs) == 1, installs
+        command = installs[0].split(f"{VENV}/bin/pip install", 1)[1]
+        requirements = [word for word in shlex.split(command) if not word.startswith("-")]
+        return cls(requirements, runtime)
+
+    def last(self, keyword: str) -> Instruction | None:
+        found = [i for i in self.runtime if i.keyword == keyword]
+        return found[-1] if found else None
+
+    @property
+    def env(self) -> dict[str, str]:
+        merged: dict[str, str] = {}
+        for instruction in self.runtime:
+            if instruction.keyword == "ENV":
+                merged.update(env_pairs(instruction.arguments))
+        return merged
+
+    @property
+    def workdir(self) -> str:
+        workdir = self.last("WORKDIR")
+        return workdir.arguments if workdir else "/"
+
+    @property
+    def command(self) -> list[str]:
+        entrypoint, cmd = self.last("ENTRYPOINT"), self.last("CMD")
+        return (exec_form(entrypoint.arguments) if entrypoint else []) + (exec_form(cmd.arguments) if cmd else [])
+
+    @property
+    def healthcheck(self) -> list[str] | None:
+        """The HEALTHCHECK command, or None for `HEALTHCHECK NONE`."""
+        instruction = self.last("HEALTHCHECK")
+        assert instruction is not None, "no HEALTHCHECK instruction (say NONE explicitly for a job image)"
+        if instruction.arguments == "NONE":
+            return None
+        command = re.search(r"(?:^|\s)CMD\s+(\[.*\])$", instruction.arguments)
+        assert command, f"HEALTHCHECK {instruction.arguments}: expected `[OPTIONS] CMD [exec form]`"
+        return exec_form(command.group(1))
+
+    def assemble(self, context: Path, where: Path) -> Container:
+        """Install the builder's requirements into a fresh venv and lay out what the runtime stage copies."""
+        venv = where / "venv"
+        subprocess.run([UV, "venv", "--quiet", "--python", sys.executable, str(venv)], check=True)
+        requirements = [str(context) if spec == "." else spec for spec in self.requirements]
+        subprocess.run(
+            [UV, "pip", "install", "--quiet", "--python", str(venv / "bin" / "python"), *requirements],
+            check=True,
+            timeout=1200,
+        )
+        container = Container(root=where / "image", venv=venv, image=self)
+        workdir = self.workdir
+        for instruction in self.runtime:
+            if instruction.keyword == "COPY" and "from" not in instruction.flags:
+                *sources, destination = shlex.split(instruction.arguments)
+                target = container.path(destination if destination.startswith("/") else f"{workdir}/{destination}")
+                for source in sources:
+                    copy_into(context / source, target, many=len(sources) > 1 or destination.endswith("/"))
+            elif instruction.keyword == "COPY":
+                assert instruction.arguments == f"{VENV} {VENV}", instruction  # the builder's venv: ours
+            elif instruction.keyword == "RUN":
+                container.replay(instruction.arguments)
+            elif instruction.keyword == "WORKDIR":
+                container.path(instruction.arguments).mkdir(parents=True, exist_ok=True)
+        return container
+
+
+def copy_into(source: Path, target: Path, *, many: bool) -> None:
+    assert source.exists(), f"COPY source {source} is missing from the build context"
+    if source.is_dir():
+        shutil.copytree(source, target, dirs_exist_ok=True)
+    else:
+        destination = target / source.name if many else target
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, destination)
+
+
+@dataclass
+class Container:
+    root: Path
+    venv: Path
+    image: Image
+
+    def path(self, image_path: str) -> Path:
+        """Where an absolute path of the image lives in the stand-in."""
+        if image_path == VENV or image_path.startswith(f"{VENV}/"):
+            return self.venv / image_path.removeprefix(VENV).lstrip("/")
+        return self.root / image_path.lstrip("/")
+
+    def map_value(self, value: str) -> str:
+        return IMAGE_ROOTS.sub(lambda match: str(self.path(match.group(0))), value)
+
+    def replay(self, command: str) -> None:
+        """The runtime stage's RUN lines: user creation needs nothing here; `install -d` makes directories."""
+        words = shlex.split(command)
+        if words[0] == "useradd":
+            return
+        assert words[:2] == ["install", "-d"], f"no stand-in for RUN {command}"
+        self.path(words[-1]).mkdir(parents=True, exist_ok=True)
+
+    @property
+    def cwd(self) -> Path:
+        return self.path(self.image.workdir)
+
+    def environment(self, base: Mapping[str, str], **overrides: str) -> dict[str, str]:
+        """The image's ENV with its paths mapped, over what the python base image sets (not the test's env)."""
+        env = {"PATH": BASE_IMAGE_PATH, **{key: base[key] for key in ("HOME", "LANG", "TMPDIR") if key in base}}
+        for key, value in self.image.env.items():
+            env[key] = self.map_value(value.replace("$PATH", BASE_IMAGE_PATH))
+        env.update(overrides)
+        return env
+
+    def argv(self, command: list[str]) -> list[str]:
+        return [self.map_value(part) for part in command]

@@ -1,0 +1,99 @@
+"""Score a Spark DataFrame with the champion: for rows that live in Spark, or more than one machine can score in time.
+
+Which one to use:
+- `python -m {{ cookiecutter.package_name }} predict --input IN --output OUT` (batch.py) for files one machine can
+  read: one process, flat memory, every prediction logged to the prediction store. Start here.
+- `score_spark` when the rows already live in Spark (lakehouse tables, partitioned Parquet on object storage) or
+  one machine is too slow: the same Predictor (the champion as ONNX, parity-checked) runs on every executor as a
+  pandas UDF over Arrow batches, and the result stays a Spark DataFrame.
+
+Setup: `pip install -e ".[spark]"` (needs Java 17+). On a cluster every executor needs this package and its
+dependencies too: bake them into the cluster image, or ship a packed virtualenv with `--archives`.
+
+    from pyspark.sql import SparkSession
+    from {{ cookiecutter.package_name }}.spark import score_spark
+
+    spark = SparkSession.builder.appName("score").getOrCreate()
+    scored = score_spark(spark.read.parquet("s3a://bucket/customers/"))
+    scored.write.mode("overwrite").parquet("s3a://bucket/scored/")
+
+The driver loads the champion once, from the same place `predict` does, and ships it with the UDF (Spark
+broadcasts a large one by itself). Each Python worker builds its Predictor once (ONNX conversion and parity check)
+and reuses it for every batch it scores. Unlike `predict`, nothing is logged to the prediction store (executors
+should not write to one database file): save the scored DataFrame where your monitoring can read it. A row that
+breaks the schema fails the Spark job with the same message `predict` gives, inside Spark's PythonException.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+from pyspark.sql.types import DataType, DoubleType, LongType, StringType, StructField, StructType
+
+from .batch import OUTPUT_COLUMNS
+from .champion import Champion, load_champion
+from .config import DataParams, Params, load_params
+from .errors import DataValidationError
+from .predictor import Predictor
+
+SCORED = "__scored"
+_PREDICTORS: dict[str, Predictor] = {}  # per Python worker: the Predictor of the current scoring job
+
+
+def score_spark(frame: DataFrame, params: Params | None = None) -> DataFrame:
+    """`frame` with prediction_id, prediction, probability and model_version columns added; every row is kept."""
+    data = (params or load_params()).data
+    missing = [name for name in data.features if name not in frame.columns]
+    if missing:
+        raise DataValidationError(f"missing column(s): {', '.join(missing)}")
+    taken = [name for name in OUTPUT_COLUMNS if name in frame.columns]
+    if taken:
+        raise DataValidationError(f"has output column(s) {', '.join(taken)} already; rename or drop them")
+    champion = load_champion()
+    scored = frame.withColumn(SCORED, scoring_udf(champion, data)(F.struct(*[frame[name] for name in data.features])))
+    return scored.select(
+        *[scored[name] for name in frame.columns],
+        scored[SCORED].getField("prediction_id").alias("prediction_id"),
+        scored[SCORED].getField("prediction").alias("prediction"),
+        scored[SCORED].getField("probability").alias("probability"),
+        F.lit(champion.version).alias("model_version"),
+    )
+
+
+def scoring_udf(champion: Champion, data: DataParams) -> Callable[[Column], Column]:
+    """A pandas UDF taking a struct of the schema's columns and returning (prediction_id, prediction, probability)."""
+    job = f"{champion.version}-{uuid.uuid4().hex}"
+    returns = StructType(
+        [
+            StructField("prediction_id", StringType()),
+            StructField("prediction", _label_type(champion)),
+            StructField("probability", DoubleType()),
+        ]
+    )
+
+    @F.pandas_udf(returns)
+    def score(rows: pd.DataFrame) -> pd.DataFrame:
+        scored = _predictor(job, champion, data).predict_frame(rows)
+        return pd.DataFrame(
+            {"prediction_id": scored.ids, "prediction": scored.labels, "probability": scored.probabilities}
+        )
+
+    # Nondeterministic (new ids on every run), which also stops Spark from running it once per extracted field.
+    return score.asNondeterministic()
+
+
+def _predictor(job: str, champion: Champion, data: DataParams) -> Predictor:
+    if job not in _PREDICTORS:
+        _PREDICTORS.clear()
+        _PREDICTORS[job] = Predictor(champion, data)
+    return _PREDICTORS[job]
+
+
+def _label_type(champion: Champion) -> DataType:
+    classes = list(champion.model.classes_)
+    return LongType() if all(isinstance(label, int | np.integer) for label in classes) else StringType()

@@ -1,0 +1,149 @@
+"""Batch scoring: every row comes out scored, other columns pass through untouched, bad files leave nothing behind."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from {{ cookiecutter.package_name }}.batch import OUTPUT_COLUMNS, score_file
+from {{ cookiecutter.package_name }}.champion import Champion
+from {{ cookiecutter.package_name }}.config import load_params
+from {{ cookiecutter.package_name }}.data import load_split
+from {{ cookiecutter.package_name }}.errors import ProjectError
+from {{ cookiecutter.package_name }}.model import build_pipeline
+from {{ cookiecutter.package_name }}.predictor import Predictor
+from {{ cookiecutter.package_name }}.store import read_predictions, read_requests
+from {{ cookiecutter.package_name }}.train import fit_with_progress
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+ROWS = 50
+
+
+@pytest.fixture(scope="module")
+def predictor() -> Predictor:
+    """A small forest on the bundled data, trained once for the module (no tracker, no champion needed)."""
+    params = load_params(PROJECT_ROOT / "params.yaml")
+    features, target = load_split(PROJECT_ROOT / params.data.path, params.data)
+    pipeline = build_pipeline(params.data, params.train.model_copy(update={"n_estimators": 30}))
+    fit_with_progress(pipeline, features, target)
+    return Predictor(Champion(pipeline, "7"), params.data)
+
+
+@pytest.fixture
+def customers(predictor: Predictor) -> pd.DataFrame:
+    """Rows with columns the model does not know: an id with leading zeros and the outcome."""
+    frame = pd.read_csv(PROJECT_ROOT / predictor.data.path).head(ROWS)
+    frame.insert(0, "customer_id", [f"{number:06d}" for number in range(ROWS)])
+    return frame
+
+
+@pytest.fixture
+def store(workspace: Path) -> str:
+    return f"sqlite:///{workspace / 'store.db'}"
+
+
+def test_csv_rows_are_scored_and_other_columns_pass_through(
+    predictor: Predictor, customers: pd.DataFrame, store: str, workspace: Path
+) -> None:
+    customers.to_csv(workspace / "in.csv", index=False)
+    summary = score_file(
+        workspace / "in.csv", workspace / "out" / "scored.csv", 7, predictor=predictor, store_url=store
+    )
+    assert summary.startswith(f"scored {ROWS} rows in 8 chunks with model version 7")
+
+    scored = pd.read_csv(workspace / "out" / "scored.csv", dtype={"customer_id": str})
+    assert list(scored.columns) == [*customers.columns, *OUTPUT_COLUMNS]
+    assert scored["customer_id"].tolist() == customers["customer_id"].tolist()
+    assert scored[predictor.data.target].tolist() == customers[predictor.data.target].tolist()
+    assert scored["prediction_id"].is_unique
+    assert scored["probability"].between(0, 1).all()
+    assert set(scored["model_version"].astype(str)) == {"7"}
+    expected = predictor.predict_frame(customers[predictor.data.features])
+    assert scored["prediction"].tolist() == expected.labels
+    assert scored["probability"].tolist() == pytest.approx(expected.probabilities)
+
+    logged = read_predictions(store)
+    assert set(logged["id"]) == set(scored["prediction_id"])
+    requests = read_requests(store)
+    assert (requests["source"] == "batch").all()
+    assert requests["status"].tolist() == ["ok"] * 8
+    assert requests["rows"].sum() == ROWS
+
+
+def test_parquet_keeps_its_column_types(
+    predictor: Predictor, customers: pd.DataFrame, store: str, workspace: Path
+) -> None:
+    customers["visits"] = pd.array([None if n % 5 == 0 else n for n in range(ROWS)], dtype="Int64")
+    customers["signed_up"] = pd.Timestamp("2024-01-31")
+    customers.to_parquet(workspace / "in.parquet", index=False)
+    score_file(workspace / "in.parquet", workspace / "scored.parquet", 16, predictor=predictor, store_url=store)
+
+    source, scored = pq.read_schema(workspace / "in.parquet"), pq.read_table(workspace / "scored.parquet")
+    assert scored.num_rows == ROWS
+    assert scored.schema.names == [*source.names, *OUTPUT_COLUMNS]
+    for name in ("customer_id", "visits", "signed_up"):
+        assert scored.schema.field(name).type == source.field(name).type
+    assert scored.schema.field("probability").type == pa.float64()
+    assert (
+        scored.column("visits").to_pylist()
+        == customers["visits"].astype(object).where(customers["visits"].notna(), None).tolist()
+    )
+
+    # and to CSV: an integer column with gaps stays integer
+    score_file(workspace / "in.parquet", workspace / "scored.csv", 16, predictor=predictor, store_url=store)
+    text = (workspace / "scored.csv").read_text(encoding="utf-8").splitlines()
+    assert text[1].split(",")[list(customers.columns).index("visits")] == ""
+    assert text[2].split(",")[list(customers.columns).index("visits")] == "1"
+
+
+def test_a_bad_chunk_names_column_and_rows_and_leaves_no_output(
+    predictor: Predictor, customers: pd.DataFrame, store: str, workspace: Path
+) -> None:
+    customers["age"] = customers["age"].astype(object)
+    customers.loc[24, "age"] = "old"
+    customers.to_csv(workspace / "in.csv", index=False)
+    (workspace / "out").mkdir()
+    with pytest.raises(ProjectError, match=r"in\.csv: rows 21-30: column 'age' must be numeric; found 'old'"):
+        score_file(workspace / "in.csv", workspace / "out" / "scored.csv", 10, predictor=predictor, store_url=store)
+    assert list((workspace / "out").iterdir()) == []
+    assert read_requests(store)["status"].tolist() == ["ok", "ok", "invalid"]
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("in.txt", b"a,b\n1,2\n", "unsupported input format; use .csv or .parquet"),
+        ("in.parquet", b"not parquet at all", "not a readable Parquet file"),
+        ("in.csv", b"", "not a readable CSV"),
+        ("in.csv", b"age,contract\n31,one-year\n", "missing column(s): "),
+        ("in.csv", "age\ncaf\xe9\n".encode("latin-1"), "not UTF-8 text"),
+    ],
+)
+def test_unusable_files_are_refused(
+    predictor: Predictor, store: str, workspace: Path, name: str, content: bytes, message: str
+) -> None:
+    (workspace / name).write_bytes(content)
+    (workspace / "out").mkdir()
+    with pytest.raises(ProjectError, match="^" + re.escape(f"{workspace / name}: {message}")):
+        score_file(workspace / name, workspace / "out" / "scored.csv", 10, predictor=predictor, store_url=store)
+    assert list((workspace / "out").iterdir()) == []
+
+
+@pytest.mark.usefixtures("workspace")
+def test_cli_explains_a_missing_file_in_one_line() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "{{ cookiecutter.package_name }}", "predict", "-i", "nope.csv", "-o", "out.csv"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert result.stderr == "error: nope.csv: file not found\n"
+    assert not Path("out.csv").exists()

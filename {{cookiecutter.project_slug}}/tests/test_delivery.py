@@ -1,0 +1,296 @@
+"""Delivery files agree with each other: one Python version, the image carries what it needs and nothing else,
+CI deploys only after a promotion, and every third-party action or hook is pinned."""
+
+from __future__ import annotations
+
+import re
+import shlex
+import tomllib
+from pathlib import Path
+
+import pytest
+import yaml
+from packaging.requirements import Requirement
+from packaging.specifiers import SpecifierSet
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON_VERSION = "{{ cookiecutter.python_version }}"
+PACKAGE = "{{ cookiecutter.package_name }}"
+WORKFLOWS = ROOT / ".github" / "workflows"
+DOCKERFILES = [ROOT / "Dockerfile"{{ ', ROOT / "mlflow-server" / "Dockerfile"' if cookiecutter.tracking == "mlflow-server" else "" }}]
+PINNED_USES = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40} # v\d+(\.\d+)*$")
+
+
+def load_yaml(path: Path) -> dict:
+    return yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+def pyproject() -> dict:
+    return tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+
+
+def dockerfile_instructions(path: Path) -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) pairs, continuation lines joined and comments dropped."""
+    instructions: list[tuple[str, str]] = []
+    pending = ""
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not pending and (not line.strip() or line.lstrip().startswith("#")):
+            continue
+        pending += line.rstrip("\\").strip() + " " if line.endswith("\\") else line.strip()
+        if not line.endswith("\\"):
+            keyword, _, arguments = pending.partition(" ")
+            instructions.append((keyword.upper(), arguments.strip()))
+            pending = ""
+    return instructions
+
+
+def final_stage(instructions: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    last_from = max(i for i, (keyword, _) in enumerate(instructions) if keyword == "FROM")
+    return instructions[last_from:]
+
+
+def dockerignore_excludes(patterns: list[str], path: str) -> bool:
+    """Docker's rule: the last pattern matching the path or one of its parent directories decides."""
+    excluded = False
+    parts = path.split("/")
+    candidates = ["/".join(parts[:i]) for i in range(1, len(parts) + 1)]
+    for pattern in patterns:
+        negated = pattern.startswith("!")
+        regex = _glob_regex(pattern.lstrip("!").strip("/"))
+        if any(regex.fullmatch(candidate) for candidate in candidates):
+            excluded = not negated
+    return excluded
+
+
+def _glob_regex(pattern: str) -> re.Pattern[str]:
+    out, i = "", 0
+    while i < len(pattern):
+        if pattern.startswith("**/", i):
+            out, i = out + "(?:.*/)?", i + 3
+        elif pattern.startswith("**", i):
+            out, i = out + ".*", i + 2
+        elif pattern[i] == "*":
+            out, i = out + "[^/]*", i + 1
+        elif pattern[i] == "?":
+            out, i = out + "[^/]", i + 1
+        elif pattern[i] == "[":
+            end = pattern.index("]", i)
+            out, i = out + pattern[i : end + 1], end + 1
+        else:
+            out, i = out + re.escape(pattern[i]), i + 1
+    return re.compile(out)
+
+
+def dockerignore_patterns() -> list[str]:
+    lines = (ROOT / ".dockerignore").read_text(encoding="utf-8").splitlines()
+    return [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+
+
+def workflow_files() -> list[Path]:
+    return sorted(WORKFLOWS.glob("*.yml"))
+
+
+def test_one_python_version_everywhere() -> None:
+    environment = load_yaml(ROOT / "environment.yml")
+    assert f"python={PYTHON_VERSION}" in environment["dependencies"]
+    for dockerfile in DOCKERFILES:
+        images = [args.split()[0] for keyword, args in dockerfile_instructions(dockerfile) if keyword == "FROM"]
+        assert images, dockerfile
+        assert all(image == f"python:{PYTHON_VERSION}-slim-bookworm" for image in images), (dockerfile, images)
+    ci = load_yaml(WORKFLOWS / "ci.yml")
+    assert PYTHON_VERSION in ci["jobs"]["tests"]["strategy"]["matrix"]["python-version"]
+    for path in workflow_files():
+        for job in load_yaml(path)["jobs"].values():
+            for step in job.get("steps", []):
+                if step.get("uses", "").startswith("actions/setup-python@") and "matrix" not in str(step["with"]):
+                    assert step["with"]["python-version"] == PYTHON_VERSION, path.name
+
+
+def test_every_tested_python_is_supported() -> None:
+    project = pyproject()["project"]
+    supported = SpecifierSet(project["requires-python"])
+    tested = load_yaml(WORKFLOWS / "ci.yml")["jobs"]["tests"]["strategy"]["matrix"]["python-version"]
+    assert sorted(tested) == ["3.11", "3.12", "3.13"]
+    for version in tested:
+        assert f"{version}.0" in supported
+        assert f"Programming Language :: Python :: {version}" in project["classifiers"]
+
+
+def test_conda_environment_installs_the_project_with_dev_tools() -> None:
+    environment = load_yaml(ROOT / "environment.yml")
+    pip = next(item["pip"] for item in environment["dependencies"] if isinstance(item, dict))
+    assert pip == ['-e ".[dev]"']
+    assert "pre-commit" in str(pyproject()["project"]["optional-dependencies"]["dev"])
+
+
+def test_serving_install_leaves_training_and_monitoring_out() -> None:
+    base = {Requirement(spec).name for spec in pyproject()["project"]["dependencies"]}
+    assert not base & {"dvc", "evidently", "wandb", "pytest", "ruff", "pre-commit"}
+
+
+def test_image_installs_runtime_dependencies_only_and_runs_as_non_root() -> None:
+    instructions = dockerfile_instructions(ROOT / "Dockerfile")
+    installs = [args for keyword, args in instructions if keyword == "RUN" and "pip install" in args]
+    assert len(installs) == 1
+    requested = [word for word in shlex.split(installs[0].partition("pip install")[2]) if not word.startswith("-")]
+{%- if cookiecutter.serving == "edge" %}
+    dependencies = {Requirement(spec).name: Requirement(spec) for spec in pyproject()["project"]["dependencies"]}
+    for spec in map(Requirement, requested):  # the runtime's two, with pyproject.toml's ranges
+        assert spec.name in {"numpy", "onnxruntime"}
+        assert spec.specifier == dependencies[spec.name].specifier
+{%- else %}
+    assert requested == ["."]  # the base install: no extras
+{%- endif %}
+    runtime = final_stage(instructions)
+    user = [args for keyword, args in runtime if keyword == "USER"][-1]
+    assert user.split(":")[0] not in {"root", "0"}
+
+
+def test_image_starts_the_{{ cookiecutter.serving }}_entry_point() -> None:
+    runtime = dict(final_stage(dockerfile_instructions(ROOT / "Dockerfile")))
+{%- if cookiecutter.serving in ["fastapi", "grpc"] %}
+    assert yaml.safe_load(runtime["CMD"]) == ["python", "-m", PACKAGE, "serve"]
+    assert "HOST=0.0.0.0" in runtime["ENV"]
+    assert "MODEL_DIR=/app/models/serving" in runtime["ENV"]
+    assert runtime["HEALTHCHECK"].split("CMD", 1)[1].strip().startswith('["python", "-c",')
+{%- elif cookiecutter.serving == "batch" %}
+    assert yaml.safe_load(runtime["ENTRYPOINT"]) == ["python", "-m", PACKAGE, "predict"]
+    assert yaml.safe_load(runtime["CMD"])[0] == "--input"
+    assert "MODEL_DIR=/app/models/serving" in runtime["ENV"]
+    assert runtime["HEALTHCHECK"] == "NONE"  # a job: it exits when done
+{%- else %}
+    assert yaml.safe_load(runtime["ENTRYPOINT"]) == ["python", "edge_runtime.py"]
+    assert yaml.safe_load(runtime["CMD"])[0] == "--input"
+    assert runtime["HEALTHCHECK"] == "NONE"  # a job: it exits when done
+{%- endif %}
+
+
+def test_build_context_holds_what_the_image_copies_and_no_local_state() -> None:
+    patterns = dockerignore_patterns()
+    copied = [
+        args.split()[:-1]
+        for keyword, args in dockerfile_instructions(ROOT / "Dockerfile")
+        if keyword == "COPY" and not args.startswith("--from")
+    ]
+    sources = [source.rstrip("/") for sources in copied for source in sources]
+    assert sources
+    for source in sources:
+        inside = f"{source}/x.py" if source in {"src", "models/serving"} else source
+        assert not dockerignore_excludes(patterns, inside), source
+    for state in [
+        ".venv/bin/python", ".git/HEAD", ".dvc/cache/files/md5/ab", "data/raw/churn.csv", "data/prepared/test.csv",
+        "mlflow.db", "mlruns/1/meta.yaml", "wandb/latest-run/files", "reports/metrics.json", "predictions.db",
+        "models/challenger.skops", "models/champion.skops", ".env", "tests/test_cli.py", "src/x/__pycache__/a.pyc",
+    ]:  # fmt: skip
+        assert dockerignore_excludes(patterns, state), state
+
+
+def test_compose_runs_the_image{{ "_with_prometheus" if cookiecutter.serving in ["fastapi", "grpc"] else "" }}() -> None:
+    compose = load_yaml(ROOT / "docker-compose.yml")
+    services = compose["services"]
+    used_volumes = {
+        mount.split(":")[0]
+        for service in services.values()
+        for mount in service.get("volumes", [])
+        if not mount.startswith(".")
+    }
+    assert used_volumes == set(compose.get("volumes") or {})
+{%- if cookiecutter.serving in ["fastapi", "grpc"] %}
+    assert services["app"]["build"] == "."
+    env = dict(final_stage(dockerfile_instructions(ROOT / "Dockerfile")))["ENV"]
+    metrics_port = re.search(r"{{ 'PORT' if cookiecutter.serving == 'fastapi' else 'METRICS_PORT' }}=(\d+)", env).group(1)
+    mount = next(m for m in services["prometheus"]["volumes"] if m.endswith("/etc/prometheus/prometheus.yml:ro"))
+    config = load_yaml(ROOT / mount.split(":")[0])
+    targets = config["scrape_configs"][0]["static_configs"][0]["targets"]
+    assert targets == [f"app:{metrics_port}"]
+    assert config["scrape_configs"][0]["metrics_path"] == "/metrics"
+{%- else %}
+    assert services["{{ cookiecutter.serving }}"]["build"] == "."
+    assert "./data:/data" in services["{{ cookiecutter.serving }}"]["volumes"]
+{%- endif %}
+{%- if cookiecutter.tracking == "mlflow-server" %}
+
+
+def test_compose_runs_an_mlflow_server_on_postgres_with_an_artifact_volume() -> None:
+    services = load_yaml(ROOT / "docker-compose.yml")["services"]
+    command = " ".join(services["mlflow"]["command"])
+    assert "--backend-store-uri=postgresql+psycopg2://" in command
+    assert "@mlflow-db:5432/" in command
+    assert "--artifacts-destination=/mlartifacts" in command
+    assert "mlflow-artifacts:/mlartifacts" in services["mlflow"]["volumes"]
+    assert services["mlflow"]["depends_on"]["mlflow-db"]["condition"] == "service_healthy"
+    assert services["mlflow-db"]["image"].startswith("postgres:")
+
+
+def test_mlflow_server_image_matches_the_client_version() -> None:
+    dockerfile = (ROOT / services_build("mlflow") / "Dockerfile").read_text(encoding="utf-8")
+    server = re.search(r'"mlflow==([^"]+)"', dockerfile).group(1)
+    client = next(Requirement(spec) for spec in pyproject()["project"]["dependencies"] if spec.startswith("mlflow"))
+    assert server in client.specifier
+
+
+def services_build(name: str) -> str:
+    return load_yaml(ROOT / "docker-compose.yml")["services"][name]["build"]
+{%- endif %}
+
+
+@pytest.mark.parametrize("path", workflow_files(), ids=lambda path: path.name)
+def test_workflow_grants_permissions_per_job_and_pins_every_action(path: Path) -> None:
+    workflow = load_yaml(path)
+    assert workflow["permissions"] == {}
+    for name, job in workflow["jobs"].items():
+        assert "permissions" in job, name
+        for step in job.get("steps", []):
+            if step.get("uses", "").startswith("actions/checkout@"):
+                assert step["with"]["persist-credentials"] is False
+    for line in path.read_text(encoding="utf-8").splitlines():
+        uses = line.strip().removeprefix("- ").removeprefix("uses:").strip() if "uses:" in line else None
+        if uses and not uses.startswith("$/"):
+            assert PINNED_USES.match(uses), line
+
+
+def test_ci_publishes_only_after_a_promotion() -> None:
+    jobs = load_yaml(WORKFLOWS / "ci.yml")["jobs"]
+    assert "steps.gate.outputs.promoted" in jobs["pipeline"]["outputs"]["promoted"]
+    gate = next(step for step in jobs["pipeline"]["steps"] if step.get("id") == "gate")
+    assert f"python -m {PACKAGE} promoted" in gate["run"]
+    assert jobs["deploy"]["needs"] == "pipeline"
+    assert jobs["deploy"]["if"].startswith("needs.pipeline.outputs.promoted == 'true' && ")
+    assert jobs["deploy"]["permissions"] == {"contents": "read", "packages": "write"}
+    build = next(step for step in jobs["deploy"]["steps"] if "build-push-action" in step.get("uses", ""))
+    assert build["with"]["push"] is True
+    assert build["with"]["context"] == "."  # the checkout with the downloaded model, not the bare git tree
+
+
+def test_retrain_trains_and_publishes_exactly_like_ci() -> None:
+    ci, retrain = (load_yaml(WORKFLOWS / name)["jobs"] for name in ("ci.yml", "retrain.yml"))
+    for job in ("pipeline", "deploy"):
+        assert retrain[job]["steps"] == ci[job]["steps"], job
+        assert retrain[job]["permissions"] == ci[job]["permissions"], job
+        assert retrain[job].get("env") == ci[job].get("env"), job
+
+
+def test_monitor_retrains_on_an_alert_without_extra_permissions() -> None:
+    jobs = load_yaml(WORKFLOWS / "monitor.yml")["jobs"]
+    assert jobs["retrain"]["uses"] == "$/.github/workflows/retrain.yml"
+    assert jobs["retrain"]["if"] == "needs.monitor.outputs.alert == 'true'"
+    assert jobs["retrain"]["permissions"] == {"contents": "read", "packages": "write"}  # what retrain.yml needs
+    checks = next(step for step in jobs["monitor"]["steps"] if step.get("id") == "checks")
+    assert "drift performance" in checks["run"]
+
+
+def test_dependabot_updates_python_actions_and_docker() -> None:
+    ecosystems = {update["package-ecosystem"] for update in load_yaml(ROOT / ".github" / "dependabot.yml")["updates"]}
+    assert {"pip", "github-actions", "docker"} <= ecosystems
+
+
+def test_pre_commit_hooks_install_pinned_from_pypi() -> None:
+    config = load_yaml(ROOT / ".pre-commit-config.yaml")
+    hooks = [hook for repo in config["repos"] for hook in repo["hooks"]]
+    assert {repo["repo"] for repo in config["repos"]} == {"local"}
+    assert {"ruff-check", "ruff-format", "check-yaml", "end-of-file-fixer", "hadolint", "zizmor"} <= {
+        hook["id"] for hook in hooks
+    }
+    for hook in hooks:
+        assert hook["language"] == "python", hook["id"]
+        assert all("==" in dependency for dependency in hook["additional_dependencies"]), hook["id"]
