@@ -1,30 +1,47 @@
-# The template's own development tasks. `make help` lists them.
+# The template's own development tasks. `make help` lists them. Every target bootstraps .venv (pinned tools from
+# pyproject.toml's `test` extra) on first use, so a fresh machine needs only Python 3.11+, git and make.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-# hooks/ hold Jinja: pyproject.toml excludes them (and the template directory), --force-exclude applies that here.
+STAMP := $(VENV)/.installed
+# Two workers fit the 2-core CI machine; tests of one (serving, tracking) pair stay on one worker.
+PYTEST_ARGS ?= -n 2 --dist loadgroup
 LINT_PATHS := tools tests hooks
 
 .DEFAULT_GOAL := help
-.PHONY: help install test test-fast lint sync
+.PHONY: help install generate test test-fast test-e2e lint sync docs
 
 help: ## List the targets
-	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-install: ## Create .venv and install the test tools
+$(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --upgrade pip
-	$(BIN)/python -m pip install -e ".[test]"
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	touch $(STAMP)
 
-test: ## Run every test tier (fast and end-to-end)
-	$(BIN)/python -m pytest
+install: $(STAMP) ## Create .venv with the pinned test, lint and docs tools
 
-test-fast: ## Run the fast tier only (renders, static checks, hostile answers, prompts)
+generate: $(STAMP) ## Generate a project with every default into build/ (cookiecutter, no questions)
+	$(BIN)/cookiecutter --no-input --overwrite-if-exists --output-dir build .
+	@echo "generated build/churn-model: cd build/churn-model && make setup && make train && make test"
+
+test: $(STAMP) ## Run every test tier: the fast tier, then each variant baked and run end to end
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-fast: $(STAMP) ## Run the fast tier only (renders, static checks, hostile answers, prompts, docs)
 	$(BIN)/python -m pytest -m "not e2e"
 
-lint: ## ruff check and ruff format --check on the template's own code
+test-e2e: $(STAMP) ## Run the end-to-end tier only
+	$(BIN)/python -m pytest -m e2e $(PYTEST_ARGS)
+
+lint: $(STAMP) ## ruff check and ruff format --check on the template's own code
 	$(BIN)/python -m ruff check --force-exclude $(LINT_PATHS)
 	$(BIN)/python -m ruff format --check --force-exclude $(LINT_PATHS)
 
-sync: ## Regenerate copier.yml from cookiecutter.json
+sync: $(STAMP) ## Regenerate copier.yml and the options tables from cookiecutter.json
 	$(BIN)/python tools/sync_copier.py
+	$(BIN)/python tools/options_table.py
+
+docs: $(STAMP) ## Serve the documentation site on 127.0.0.1:8000
+	$(BIN)/mkdocs serve

@@ -39,6 +39,14 @@ def evaluate(expression: str, context: Mapping[str, Any]) -> Any:
     return value
 
 
+def condition(text: str | bool, context: Mapping[str, Any]) -> bool:
+    """An `if:` value: a bare expression, or one wrapped in `${{ }}` (needed when it starts with `!`)."""
+    if isinstance(text, bool):
+        return text
+    wrapped = EXPRESSION.fullmatch(text.strip())
+    return bool(evaluate(wrapped.group(1) if wrapped else text, context))
+
+
 def substitute(text: str, context: Mapping[str, Any]) -> str:
     """Replace every `${{ expr }}` in a string with the expression's value, as the runner does."""
     return EXPRESSION.sub(lambda match: to_string(evaluate(match.group(1), context)), text)
@@ -189,7 +197,7 @@ class WorkflowRun:
         for name in self.job_order():
             job = self.workflow["jobs"][name]
             context = self.context(job)
-            if "if" in job and not evaluate(job["if"], context):
+            if "if" in job and not condition(job["if"], context):
                 self.results.append(StepResult(name, "(job)", "skipped"))
                 continue
             self.jobs_run.append(name)
@@ -220,7 +228,7 @@ class WorkflowRun:
         for number, step in enumerate(job.get("steps", [])):
             label = step.get("name") or step.get("uses") or f"step {number}"
             context = self.context(job, steps)
-            if "if" in step and not evaluate(step["if"], context):
+            if "if" in step and not condition(step["if"], context):
                 self.results.append(StepResult(name, label, "skipped"))
                 continue
             if "uses" in step:

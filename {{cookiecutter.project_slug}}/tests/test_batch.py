@@ -136,6 +136,15 @@ def test_unusable_files_are_refused(
     assert list((workspace / "out").iterdir()) == []
 
 
+def test_an_unusable_store_is_refused_before_scoring(
+    predictor: Predictor, customers: pd.DataFrame, workspace: Path
+) -> None:
+    customers.to_csv(workspace / "in.csv", index=False)
+    with pytest.raises(ProjectError, match=r"^cannot open the prediction store \(PREDICTION_STORE_URL\)"):
+        score_file(workspace / "in.csv", workspace / "scored.csv", 10, predictor=predictor, store_url="nosuch://db")
+    assert not (workspace / "scored.csv").exists()
+
+
 @pytest.mark.usefixtures("workspace")
 def test_cli_explains_a_missing_file_in_one_line() -> None:
     result = subprocess.run(

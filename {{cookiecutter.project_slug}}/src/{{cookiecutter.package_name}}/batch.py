@@ -29,11 +29,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from rich.console import Console
 from rich.progress import Progress
+from sqlalchemy.exc import SQLAlchemyError
 
 from .config import DataParams, load_params
-from .errors import DataValidationError, ProjectError
+from .errors import ConfigError, DataValidationError, ProjectError
 from .schema import validate_frame
-from .store import PredictionLog, PredictionRecord, RequestRecord, utc_now
+from .store import STORE_URL_ENV, PredictionLog, PredictionRecord, RequestRecord, utc_now
 
 if TYPE_CHECKING:  # the model stack (scikit-learn, ONNX) is imported only once the files look usable
     from .predictor import Predictor, ScoredRows
@@ -76,17 +77,17 @@ def score_file(
     rows = chunks = 0
     with open_source(input, chunk_size) as source:
         check_columns(source.schema, data, input)
-        if predictor is None:
-            from .predictor import Predictor
-
-            predictor = Predictor.from_champion()
-        output.parent.mkdir(parents=True, exist_ok=True)
         store = _ChunkLog(store_url)
-        console = Console(stderr=True)  # stdout carries the summary; no bar when stderr goes to a log
-        bar = Progress(
-            *Progress.get_default_columns(), console=console, transient=True, disable=not console.is_terminal
-        )
         try:
+            if predictor is None:
+                from .predictor import Predictor
+
+                predictor = Predictor.from_champion()
+            output.parent.mkdir(parents=True, exist_ok=True)
+            console = Console(stderr=True)  # stdout carries the summary; no bar when stderr goes to a log
+            bar = Progress(
+                *Progress.get_default_columns(), console=console, transient=True, disable=not console.is_terminal
+            )
             with bar, _replaced_on_success(output) as partial, open_sink(partial) as sink:
                 task = bar.add_task(f"scoring {input.name}", total=source.total)
                 for table in source.chunks():
@@ -175,12 +176,24 @@ class _ChunkLog:
 
     def __init__(self, url: str | None) -> None:
         self.url = url
-        self.log: PredictionLog | None = None
+        self.log: PredictionLog | None = self._open()  # opened up front: a wrong store URL fails before scoring
+        self.used = False
 
     def record(self, request: RequestRecord, predictions: list[PredictionRecord]) -> None:
-        self.close()
-        self.log = PredictionLog(self.url)
+        if self.used or self.log is None:
+            self.close()
+            self.log = self._open()
         self.log.record(request, predictions)
+        self.used = True
+
+    def _open(self) -> PredictionLog:
+        problem = f"cannot open the prediction store ({STORE_URL_ENV})"
+        try:
+            return PredictionLog(self.url)
+        except ImportError as exc:
+            raise ConfigError(f"{problem}: its database driver is missing ({exc})") from None
+        except SQLAlchemyError as exc:  # its message may hold the URL with a password: name the problem only
+            raise ConfigError(f"{problem}: {exc.__class__.__name__}") from None
 
     def close(self) -> None:
         if self.log is not None:

@@ -9,6 +9,7 @@ reaches `monitoring.drift_share` in params.yaml.
 from __future__ import annotations
 
 import json
+import warnings
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,6 +23,8 @@ from ..schema import validate_frame
 from ..store import read_predictions
 from . import REPORTS_DIR, require_store
 
+MIN_CURRENT_ROWS = 30
+"""Fewer rows say nothing about a distribution: the job refuses rather than report a meaningless 'no drift'."""
 HTML_REPORT = REPORTS_DIR / "drift.html"
 JSON_REPORT = REPORTS_DIR / "drift.json"
 SMALL_SAMPLE = 1000
@@ -36,10 +39,14 @@ tests flag differences too small to matter.
 
 @dataclass(frozen=True)
 class ColumnDrift:
+    """One column's verdict. `score` is a p-value for tests (drift when below `threshold`), a distance otherwise
+    (drift when above); both are None for a numeric column with no values at all in the window (counted as drift:
+    a field that stopped arriving is the worst kind)."""
+
     drifted: bool
     stattest: str
-    score: float
-    threshold: float
+    score: float | None
+    threshold: float | None
 
 
 @dataclass(frozen=True)
@@ -76,6 +83,10 @@ def run_drift(params: Params, current: Path | None, window: int) -> DriftReport:
     else:
         frame, source = _store_window(data, window)
     frame = frame[data.features]
+    if len(frame) < MIN_CURRENT_ROWS:
+        raise DataValidationError(
+            f"only {len(frame)} rows from {source}; drift needs at least {MIN_CURRENT_ROWS} to say anything"
+        )
     report = _evidently_drift(reference, frame, data, params.monitoring.drift_share)
     result = DriftReport(
         drift_detected=report.share >= params.monitoring.drift_share,
@@ -106,9 +117,11 @@ def _store_window(data: DataParams, window: int) -> tuple[pd.DataFrame, str]:
         raise DataValidationError("the prediction store has no predictions yet: serve some, or pass --current FILE")
     missing = [column for column in data.features if column not in frame.columns]
     if missing:
-        raise DataValidationError(f"logged inputs lack column(s) {', '.join(missing)}: were they logged by this schema?")
+        raise DataValidationError(
+            f"logged inputs lack column(s) {', '.join(missing)}: were they logged by this schema?"
+        )
     clean = validate_frame(frame[data.features], data, require_target=False, allow_extra_columns=False)
-    return clean, f"the prediction store (newest {window})"
+    return clean, f"the prediction store (newest {len(clean)}, window {window})"
 
 
 @dataclass(frozen=True)
@@ -117,23 +130,40 @@ class _EvidentlyResult:
     columns: dict[str, ColumnDrift]
 
 
-def _evidently_drift(reference: pd.DataFrame, current: pd.DataFrame, data: DataParams, share: float) -> _EvidentlyResult:
+def _evidently_drift(
+    reference: pd.DataFrame, current: pd.DataFrame, data: DataParams, share: float
+) -> _EvidentlyResult:
     # Imported here: evidently takes seconds to import and only the monitors need it.
     from evidently import DataDefinition, Dataset, Report
     from evidently.presets import DataDriftPreset
 
+    # Categories are never empty (a missing one is a category of its own); numbers can be.
+    empty = [column for column in data.numeric_features if current[column].isna().all()]
+    compared = [column for column in data.features if column not in empty]
+    if not compared:
+        raise DataValidationError("every feature is missing in the current window: nothing to compare")
     definition = DataDefinition(
-        numerical_columns=list(data.numeric_features), categorical_columns=list(data.categorical_features)
+        numerical_columns=[column for column in data.numeric_features if column in compared],
+        categorical_columns=list(data.categorical_features),
     )
-    methods = {"num_method": "ks", "cat_method": "chisquare"} if min(len(reference), len(current)) < SMALL_SAMPLE else {}
-    report = Report([DataDriftPreset(columns=data.features, drift_share=share, **methods)], include_tests=True)
-    snapshot = report.run(
-        Dataset.from_pandas(current, data_definition=definition),
-        Dataset.from_pandas(reference, data_definition=definition),
-    )
+    small = min(len(reference), len(current)) < SMALL_SAMPLE
+    methods = {"num_method": "ks", "cat_method": "chisquare"} if small else {}
+    report = Report([DataDriftPreset(columns=compared, drift_share=share, **methods)], include_tests=True)
+    try:
+        with warnings.catch_warnings():  # numpy's divide-by-zero noise on degenerate columns; the verdict stands
+            warnings.simplefilter("ignore", RuntimeWarning)
+            snapshot = report.run(
+                Dataset.from_pandas(current[compared], data_definition=definition),
+                Dataset.from_pandas(reference[compared], data_definition=definition),
+            )
+    except ValueError as exc:  # e.g. a column with no values in the training data
+        raise DataValidationError(f"Evidently could not compare the data: {exc}") from None
     REPORTS_DIR.mkdir(parents=True, exist_ok=True)
     snapshot.save_html(str(HTML_REPORT))
-    return _read_snapshot(snapshot.dict())
+    result = _read_snapshot(snapshot.dict())
+    columns = result.columns | {column: ColumnDrift(True, "no values in the window", None, None) for column in empty}
+    drifted = result.share * len(compared) + len(empty)
+    return _EvidentlyResult(share=drifted / len(data.features), columns={c: columns[c] for c in data.features})
 
 
 def _read_snapshot(result: dict) -> _EvidentlyResult:

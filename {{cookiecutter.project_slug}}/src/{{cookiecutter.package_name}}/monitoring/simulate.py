@@ -20,7 +20,7 @@ ACTUAL_COLUMN = "actual"
 JITTER_STD = 0.05
 """Noise added to numbers, as a share of each column's spread: rows look new without changing the distribution."""
 DRIFT_SHIFT_STD = 1.0
-"""How far drift moves every number, in standard deviations: production rarely shifts this much, monitors must see it."""
+"""How far drift moves every number, in standard deviations: more than production usually does, so it shows."""
 DRIFT_RAREST_SHARE = 0.5
 """Share of rows whose category drift replaces with the column's rarest value (a changed mix, not new values)."""
 
@@ -56,7 +56,12 @@ def simulate(
 
 
 def _numbers(
-    values: pd.Series, population: pd.Series, rng: np.random.Generator, drift: bool, low: float | None, high: float | None
+    values: pd.Series,
+    population: pd.Series,
+    rng: np.random.Generator,
+    drift: bool,
+    low: float | None,
+    high: float | None,
 ) -> pd.Series:
     spread = float(population.std()) if population.notna().sum() > 1 else 0.0
     moved = values + rng.normal(0.0, JITTER_STD * spread, len(values))

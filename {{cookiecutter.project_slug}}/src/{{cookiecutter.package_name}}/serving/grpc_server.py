@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import logging
 import os
-import queue
 import signal
 import threading
 import time
@@ -44,6 +43,7 @@ WORKERS = 8  # concurrent RPCs; one prediction takes about a millisecond
 GRACE_SECONDS = 10.0
 MODEL_RETRY_SECONDS = 10.0
 SOURCE = "grpc"
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 logger = logging.getLogger(__name__)
 
 
@@ -192,17 +192,31 @@ def metrics_port() -> int:
 
 
 @contextmanager
-def until_signalled() -> Iterator[queue.SimpleQueue[int]]:
-    """Route SIGTERM and SIGINT into a queue; SimpleQueue.put is safe inside a signal handler, unlike locks."""
-    signals: queue.SimpleQueue[int] = queue.SimpleQueue()
-    previous = {
-        sig: signal.signal(sig, lambda number, _frame: signals.put(number)) for sig in (signal.SIGTERM, signal.SIGINT)
-    }
+def stop_signals() -> Iterator[Callable[[], signal.Signals]]:
+    """Yield a function that blocks until SIGTERM or SIGINT arrives, whichever thread the kernel hands it to.
+
+    A Python signal handler runs only in the main thread, and only when that thread runs Python code again: a
+    signal delivered to one of gRPC's threads would leave a main thread blocked on a lock asleep. The C-level
+    handler always writes the signal number to the wakeup fd, so the main thread waits on that pipe instead.
+    """
+    read_end, write_end = os.pipe()
+    os.set_blocking(write_end, False)
+    previous_fd = signal.set_wakeup_fd(write_end)
+    previous = {sig: signal.signal(sig, lambda *_: None) for sig in STOP_SIGNALS}
+
+    def wait() -> signal.Signals:
+        while (number := os.read(read_end, 1)[0]) not in STOP_SIGNALS:
+            pass  # another signal with a Python handler: keep waiting
+        return signal.Signals(number)
+
     try:
-        yield signals
+        yield wait
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+        signal.set_wakeup_fd(previous_fd)
+        os.close(read_end)
+        os.close(write_end)
 
 
 def run(host: str, port: int) -> None:
@@ -210,7 +224,7 @@ def run(host: str, port: int) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     params = load_params()
     metrics_at = metrics_port()
-    with until_signalled() as signals:
+    with stop_signals() as wait_for_signal:
         try:
             metrics, _ = start_http_server(metrics_at, addr=host)
         except OSError as error:
@@ -219,10 +233,8 @@ def run(host: str, port: int) -> None:
         try:
             bound = service.start(host, port)
             logger.info("gRPC on %s:%d, metrics on http://%s:%d/metrics", host, bound, host, metrics_at)
-            number = signals.get()
-            logger.info(
-                "%s: finishing requests in flight, then writing the prediction log", signal.Signals(number).name
-            )
+            received = wait_for_signal()
+            logger.info("%s: finishing requests in flight, then writing the prediction log", received.name)
         finally:
             service.stop()
             metrics.shutdown()

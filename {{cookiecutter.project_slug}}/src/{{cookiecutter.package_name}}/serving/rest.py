@@ -116,6 +116,7 @@ def create_app(
         responses={
             200: {"model": models.predict_response, "description": "One prediction per instance."},
             **protected,
+            413: {"model": Message, "description": f"More than {models.max_batch_size * ROW_BUDGET_BYTES} bytes."},
             415: {"model": Message, "description": "The body is not JSON."},
             422: {"model": ValidationFailure, "description": "The body does not match the schema."},
             503: {"model": Message, "description": "No model loaded."},

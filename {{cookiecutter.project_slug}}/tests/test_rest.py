@@ -1,0 +1,300 @@
+"""The REST service in process (FastAPI's TestClient runs its lifespan): contract, validation, logging, auth.
+
+A small champion is trained once for the module from the bundled data; each test serves it from a scratch
+workspace with its own prediction store, which it reads back after the app has shut down.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from {{ cookiecutter.package_name }}.champion import Champion
+from {{ cookiecutter.package_name }}.config import DataParams, Params, load_params
+from {{ cookiecutter.package_name }}.data import prepare
+from {{ cookiecutter.package_name }}.errors import ConfigError
+from {{ cookiecutter.package_name }}.model import build_pipeline
+from {{ cookiecutter.package_name }}.predictor import Predictor, parity_sample
+from {{ cookiecutter.package_name }}.serving import rest
+from {{ cookiecutter.package_name }}.serving.request_models import MAX_BATCH_SIZE_ENV, max_batch_size_from_env
+from {{ cookiecutter.package_name }}.store import read_outcomes, read_predictions, read_requests
+from {{ cookiecutter.package_name }}.train import fit_with_progress
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+MODEL_VERSION = "7"
+JSON = {"Content-Type": "application/json"}
+
+
+@pytest.fixture(scope="module")
+def predictor() -> Predictor:
+    """Trained once for the module: a 30-tree forest on the bundled data, checked as ONNX like the real champion."""
+    params = load_params(PROJECT_ROOT / "params.yaml")
+    data = params.data.model_copy(update={"path": PROJECT_ROOT / params.data.path})
+    train = prepare(data).train
+    model = build_pipeline(data, params.train.model_copy(update={"n_estimators": 30}))
+    fit_with_progress(model, train[data.features], train[data.target])
+    return Predictor(Champion(model, MODEL_VERSION), data)
+
+
+@pytest.fixture
+def store(workspace: Path) -> str:
+    return f"sqlite:///{workspace / 'predictions.db'}"
+
+
+@pytest.fixture
+def serve(params: Params, predictor: Predictor, store: str, monkeypatch: pytest.MonkeyPatch):
+    """Build an app on the champion; `with serve(...) as client:` runs its startup and, on exit, its shutdown."""
+    monkeypatch.delenv(rest.API_KEY_ENV, raising=False)
+    monkeypatch.delenv(MAX_BATCH_SIZE_ENV, raising=False)
+
+    def build(**options: object) -> TestClient:
+        served = options.pop("predictor", predictor)
+        app: FastAPI = rest.create_app(params, served, prediction_store_url=store, **options)
+        return TestClient(app)
+
+    return build
+
+
+@pytest.fixture
+def client(serve) -> Iterator[TestClient]:
+    with serve() as client:
+        yield client
+
+
+def rows(data: DataParams, count: int, seed: int = 0) -> list[dict[str, object]]:
+    """Rows spread over the schema (missing values and unseen categories included), as JSON-ready records."""
+    frame = parity_sample(data, rows=count, seed=seed)
+    return [{k: (None if pd.isna(v) else v) for k, v in row.items()} for row in frame.to_dict("records")]
+
+
+def test_predict_scores_every_instance_like_the_prediction_core(client: TestClient, predictor: Predictor) -> None:
+    instances = rows(predictor.data, 5)
+    response = client.post("/predict", json={"instances": instances})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert set(body) == {"predictions", "probabilities", "prediction_ids", "model_version"}
+    assert body["model_version"] == MODEL_VERSION
+    expected = predictor.predict_frame(pd.DataFrame(instances))
+    assert body["predictions"] == expected.labels
+    assert body["probabilities"] == pytest.approx(expected.probabilities, abs=1e-6)
+    assert len(set(body["prediction_ids"])) == 5
+    assert all(len(i) == 32 and int(i, 16) >= 0 for i in body["prediction_ids"])
+
+
+def test_health_and_ready(client: TestClient) -> None:
+    assert client.get("/health").status_code == 200
+    ready = client.get("/ready")
+    assert ready.status_code == 200
+    assert ready.json() == {"status": "ready", "model_version": MODEL_VERSION}
+
+
+def test_openapi_documents_every_feature_with_its_type_and_bounds(serve, params: Params) -> None:
+    with serve(max_batch_size=50) as client:
+        schema = client.get("/openapi.json").json()
+    components = schema["components"]["schemas"]
+    body = schema["paths"]["/predict"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert body == {"$ref": "#/components/schemas/PredictRequest"}
+    instances = components["PredictRequest"]["properties"]["instances"]
+    assert (instances["minItems"], instances["maxItems"]) == (1, 50)
+    instance = components["Instance"]
+    assert instance["additionalProperties"] is False
+    assert set(instance["required"]) == set(params.data.features)
+    for name, bounds in params.data.numeric_features.items():
+        number = next(t for t in instance["properties"][name]["anyOf"] if t["type"] != "null")
+        assert number["type"] == "number"
+        if bounds.min is not None:
+            assert number["minimum"] == bounds.min
+        if bounds.max is not None:
+            assert number["maximum"] == bounds.max
+    for name, known in params.data.categorical_features.items():
+        field = instance["properties"][name]
+        assert {t["type"] for t in field["anyOf"]} == {"string", "null"}
+        assert all(value in field["description"] for value in known)
+    assert "FeedbackRequest" in components
+
+
+def bad_requests(data: DataParams) -> list[tuple[str, object, str]]:
+    """(case, body, text the 422 message must contain); every one must be refused without a 500."""
+    good = rows(data, 1)[0]
+    bounded, bounds = next((n, b) for n, b in data.numeric_features.items() if b.max is not None)
+    number = next(iter(data.numeric_features))
+    category = next(iter(data.categorical_features))
+    return [
+        ("out of bounds", {"instances": [good | {bounded: bounds.max + 1}]}, f"instances[0].{bounded}"),
+        ("number as text", {"instances": [good | {number: "12"}]}, f"instances[0].{number}"),
+        ("boolean as number", {"instances": [good | {number: True}]}, f"instances[0].{number}"),
+        ("number as category", {"instances": [good | {category: 3}]}, f"instances[0].{category}"),
+        ("huge category", {"instances": [good | {category: "x" * 10_000}]}, f"instances[0].{category}"),
+        ("missing feature", {"instances": [{k: v for k, v in good.items() if k != number}]}, number),
+        ("unknown feature", {"instances": [good | {"no_such_feature": 1}]}, "no_such_feature"),
+        ("empty batch", {"instances": []}, "instances"),
+        ("no instances", {}, "instances"),
+        ("extra top-level field", {"instances": [good], "debug": True}, "debug"),
+        ("instance not an object", {"instances": [1]}, "instances[0]"),
+        ("body not an object", [good], "body"),
+        ("second row bad", {"instances": [good, good | {bounded: -1e30}]}, f"instances[1].{bounded}"),
+    ]
+
+
+def test_bad_input_is_a_422_naming_the_field_and_is_logged_as_invalid(serve, params: Params, store: str) -> None:
+    cases = bad_requests(params.data)
+    with serve() as client:
+        for case, body, where in cases:
+            response = client.post("/predict", json=body)
+            assert response.status_code == 422, (case, response.text)
+            assert where in response.json()["message"], (case, response.json())
+    requests = read_requests(store)
+    assert (requests["status"] == "invalid").sum() == len(cases)
+    assert (requests["rows"] == 0).all()
+
+
+@pytest.mark.parametrize(
+    ("raw", "status"),
+    [
+        (b"{", 422),  # malformed JSON
+        (b"", 422),  # no body
+        (b'{"instances": [{"x": NaN}]}', 422),  # NaN is not JSON
+        (b"\xff\xfe", 422),  # not UTF-8
+        (b'"instances"', 422),  # JSON, but not an object
+    ],
+)
+def test_malformed_bodies_are_refused(client: TestClient, raw: bytes, status: int) -> None:
+    response = client.post("/predict", content=raw, headers=JSON)
+    assert response.status_code == status, response.text
+    assert response.json()["message"]
+
+
+def test_non_finite_and_huge_numbers_are_refused(client: TestClient, predictor: Predictor) -> None:
+    good = rows(predictor.data, 1)[0]
+    number = next(iter(predictor.data.numeric_features))
+    template = json.dumps({"instances": [good | {number: "NUMBER"}]})
+    for literal in ("NaN", "Infinity", "-Infinity", "1e400", "-1e400", "1" + "0" * 400):
+        raw = template.replace('"NUMBER"', literal)
+        response = client.post("/predict", content=raw, headers=JSON)
+        assert response.status_code == 422, (literal, response.text)
+        message = response.json()["message"]
+        assert message.startswith(f"instances[0].{number}: ") or "Invalid JSON" in message, (literal, message)
+
+
+def test_non_json_content_type_and_oversized_batches_are_refused(serve, predictor: Predictor) -> None:
+    with serve(max_batch_size=3) as client:
+        text = client.post("/predict", content=b"{}", headers={"Content-Type": "text/plain"})
+        assert text.status_code == 415
+        too_many = client.post("/predict", json={"instances": rows(predictor.data, 4)})
+        assert too_many.status_code == 422
+        assert "instances" in too_many.json()["message"]
+        huge = client.post("/predict", content=b" " * (3 * rest.ROW_BUDGET_BYTES + 1), headers=JSON)
+        assert huge.status_code == 413
+
+
+def test_every_prediction_reaches_the_store_by_shutdown(serve, predictor: Predictor, store: str) -> None:
+    ids = []
+    with serve() as client:
+        for seed in range(20):
+            response = client.post("/predict", json={"instances": rows(predictor.data, 15, seed=seed)})
+            ids += response.json()["prediction_ids"]
+    predictions = read_predictions(store)
+    assert sorted(predictions["id"]) == sorted(ids)
+    assert set(predictor.data.features) <= set(predictions.columns)
+    assert (predictions["model_version"] == MODEL_VERSION).all()
+    requests = read_requests(store)
+    assert len(requests) == 20
+    assert set(requests["source"]) == {"rest"}
+    assert set(requests["status"]) == {"ok"}
+    assert requests["rows"].sum() == 300
+
+
+def test_feedback_records_the_actual_outcome(client: TestClient, predictor: Predictor, store: str) -> None:
+    answer = client.post("/predict", json={"instances": rows(predictor.data, 2)}).json()
+    first = answer["prediction_ids"][0]
+    # Straight after the prediction (it may still be queued for the store) and again to correct it.
+    label, other = answer["predictions"]
+    assert client.post("/feedback", json={"prediction_id": first, "actual": label}).status_code == 202
+    assert client.post("/feedback", json={"prediction_id": first, "actual": other}).status_code == 202
+    unknown = client.post("/feedback", json={"prediction_id": "0" * 32, "actual": label})
+    assert unknown.status_code == 404
+    for bad in ({"prediction_id": first}, {"prediction_id": "not-an-id", "actual": 1}, {"actual": 1}, [first]):
+        response = client.post("/feedback", json=bad)
+        assert response.status_code == 422, (bad, response.text)
+    outcomes = read_outcomes(store)
+    assert outcomes["id"].tolist() == [first]
+    assert outcomes["actual"].tolist() == [other]
+
+
+def test_api_key_guards_predict_and_feedback_only(serve, predictor: Predictor) -> None:
+    body = {"instances": rows(predictor.data, 1)}
+    key = "s3cret-ключ"  # not ASCII on purpose: compared as bytes
+    with serve(api_key=key) as client:
+        assert client.post("/predict", json=body).status_code == 401
+        assert client.post("/predict", json=body, headers={"X-API-Key": "wrong"}).status_code == 401
+        assert client.post("/feedback", json={}, headers={"X-API-Key": "wrong"}).status_code == 401
+        right = {"X-API-Key": key.encode()}
+        assert client.post("/predict", json=body, headers=right).status_code == 200
+        for path in ("/health", "/ready", "/metrics"):
+            assert client.get(path).status_code == 200, path
+        schema = client.get("/openapi.json").json()
+        assert schema["paths"]["/predict"]["post"]["security"] == [{"APIKey": []}]
+
+
+def test_api_key_comes_from_the_environment(serve, predictor: Predictor, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(rest.API_KEY_ENV, "from-env")
+    with serve() as client:
+        body = {"instances": rows(predictor.data, 1)}
+        assert client.post("/predict", json=body).status_code == 401
+        assert client.post("/predict", json=body, headers={"X-API-Key": "from-env"}).status_code == 200
+
+
+def metric(text: str, name: str) -> float:
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(name))
+
+
+def test_metrics_count_requests_by_outcome_and_predictions_by_class(client: TestClient, predictor: Predictor) -> None:
+    before = client.get("/metrics").text
+    client.post("/predict", json={"instances": rows(predictor.data, 4)})
+    client.post("/predict", json={"instances": []})
+    after = client.get("/metrics")
+    assert after.headers["content-type"].startswith("text/plain")
+    text = after.text
+    ok, invalid = 'prediction_requests_total{status="ok"}', 'prediction_requests_total{status="invalid"}'
+    assert metric(text, ok) == metric(before, ok) + 1
+    assert metric(text, invalid) == metric(before, invalid) + 1
+    assert metric(text, "predictions_total{") == metric(before, "predictions_total{") + 4
+    count = "prediction_request_duration_seconds_count"
+    assert metric(text, count) == metric(before, count) + 2
+    assert 'model_info{version="' + MODEL_VERSION + '"} 1.0' in text
+
+
+@pytest.mark.usefixtures("workspace")
+def test_without_a_champion_the_service_starts_but_is_not_ready(params: Params, store: str, monkeypatch) -> None:
+    monkeypatch.delenv(rest.API_KEY_ENV, raising=False)
+    app = rest.create_app(params, prediction_store_url=store)
+    with TestClient(app) as client:
+        assert client.get("/health").status_code == 200
+        ready = client.get("/ready")
+        assert ready.status_code == 503
+        assert "dvc repro" in ready.json()["detail"]
+        predict = client.post("/predict", json={"instances": rows(params.data, 1)})
+        assert predict.status_code == 503
+        assert "model not loaded" in predict.json()["detail"]
+    assert read_requests(store)["status"].tolist() == ["error"]
+
+
+def test_max_batch_size_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(MAX_BATCH_SIZE_ENV, "25")
+    assert max_batch_size_from_env() == 25
+    for bad in ("0", "-3", "many", ""):
+        monkeypatch.setenv(MAX_BATCH_SIZE_ENV, bad)
+        with pytest.raises(ConfigError, match=MAX_BATCH_SIZE_ENV):
+            max_batch_size_from_env()
+
+
+def test_probabilities_are_finite(client: TestClient, predictor: Predictor) -> None:
+    body = client.post("/predict", json={"instances": rows(predictor.data, 50, seed=9)}).json()
+    assert all(math.isfinite(p) and 0.0 <= p <= 1.0 for p in body["probabilities"])
