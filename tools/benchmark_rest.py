@@ -57,6 +57,7 @@ def main() -> None:
     parser.add_argument("--project", type=Path, help="Reuse this baked and trained fastapi+mlflow project.")
     parser.add_argument("--keep", action="store_true", help="Keep the baked project (its path is printed).")
     parser.add_argument("--no-wrk", action="store_true", help="Use the Python client even when wrk is installed.")
+    parser.add_argument("--batch-rows", type=int, default=100, help="Rows per request of the batch round (0: skip).")
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="benchmark-rest-"))
@@ -116,6 +117,7 @@ def measure(project: Project, row: dict[str, object], args: argparse.Namespace, 
     ours_url, mlflow_url = f"http://127.0.0.1:{ours_port}", f"http://127.0.0.1:{mlflow_port}"
     ours_body = json.dumps({"instances": [row]}).encode()
     mlflow_body = json.dumps({"dataframe_records": [row]}).encode()
+    batch = [row] * args.batch_rows
     results = []
     print("starting both servers ...", flush=True)
     with (
@@ -131,6 +133,21 @@ def measure(project: Project, row: dict[str, object], args: argparse.Namespace, 
             ("ours POST /predict", f"{ours_url}/predict", ours_body, ours.pid),
             ("mlflow POST /invocations", f"{mlflow_url}/invocations", mlflow_body, mlflow.pid),
         ]
+        if batch:
+            targets += [
+                (
+                    f"ours /predict x{len(batch)}",
+                    f"{ours_url}/predict",
+                    json.dumps({"instances": batch}).encode(),
+                    ours.pid,
+                ),
+                (
+                    f"mlflow /invocations x{len(batch)}",
+                    f"{mlflow_url}/invocations",
+                    json.dumps({"dataframe_records": batch}).encode(),
+                    mlflow.pid,
+                ),
+            ]
         for name, url, body, pid in targets:
             load(url, body, args, wrk, workdir, seconds=3)  # warm up: caches, lazy imports, connection pools
             before = group_cpu_seconds(pid)
@@ -236,17 +253,20 @@ def report(results: list[Result], args, wrk: str | None, row: dict[str, object])
         else (f"Python keep-alive client, {args.connections} threads, {args.duration}s")
     )
     print(f"\nload: {tool}; payload: one row, {len(json.dumps(row))} bytes of features; {os.cpu_count()} CPUs")
+    print("machine load average (1, 5, 15 min) at the end: " + ", ".join(f"{x:.1f}" for x in os.getloadavg()))
     print(f"{'target':<26}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'CPU us/req':>12}{'errors':>8}")
     for r in results:
         print(
             f"{r.name:<26}{r.requests_per_second:>10,.0f}{r.p50_ms:>10.2f}{r.p99_ms:>10.2f}"
             f"{r.cpu_us_per_request:>12,.0f}{r.errors:>8}"
         )
-    health, predict, mlflow = results
+    health, predict, mlflow, *batches = results
     versus_mlflow = predict.requests_per_second / mlflow.requests_per_second
     versus_health = predict.requests_per_second / health.requests_per_second
-    print(f"\n/predict vs mlflow /invocations: {versus_mlflow:.1f}x (goal >= 4x)")
-    print(f"/predict vs our /health: {versus_health:.0%} (goal >= 60%)")
+    print(f"\nsingle row: /predict vs mlflow /invocations: {versus_mlflow:.1f}x (goal >= 4x)")
+    print(f"single row: /predict vs our /health: {versus_health:.0%} (goal >= 60%)")
+    for r in batches:
+        print(f"{r.name}: {r.requests_per_second * args.batch_rows:,.0f} rows/s")
 
 
 if __name__ == "__main__":

@@ -34,6 +34,7 @@ LOCAL_PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"
 
 
 def tool(name: str, *args: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
+    assert (TOOLS / name).is_file(), f"{name} is not installed next to {sys.executable}: install the test extra"
     return subprocess.run(
         [str(TOOLS / name), *map(str, args)], cwd=cwd, capture_output=True, text=True, check=False, timeout=300
     )
@@ -52,9 +53,11 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 COMBINATION_IDS = [combination_id(answers) for answers in COMBINATIONS]
+STATIC = pytest.mark.xdist_group("delivery-static")  # one worker renders the 16 trees once
 
 
 @pytest.mark.parametrize("key", COMBINATION_IDS)
+@STATIC
 def test_dockerfiles_have_no_hadolint_findings(rendered: dict[str, Path], key: str) -> None:
     root = rendered[key]
     assert not list(root.glob(".hadolint*")), "no hadolint configuration: nothing may be ignored globally"
@@ -67,6 +70,7 @@ def test_dockerfiles_have_no_hadolint_findings(rendered: dict[str, Path], key: s
 
 
 @pytest.mark.parametrize("key", COMBINATION_IDS)
+@STATIC
 def test_workflows_and_dependabot_match_their_schemas(rendered: dict[str, Path], key: str) -> None:
     root = rendered[key]
     workflows = sorted((root / ".github" / "workflows").glob("*.yml"))
@@ -82,6 +86,7 @@ def test_workflows_and_dependabot_match_their_schemas(rendered: dict[str, Path],
 
 
 @pytest.mark.parametrize("key", COMBINATION_IDS)
+@STATIC
 def test_zizmor_finds_nothing(rendered: dict[str, Path], key: str) -> None:
     root = rendered[key]
     assert not list(root.glob("**/zizmor.y*ml")), "no zizmor configuration: nothing may be ignored"

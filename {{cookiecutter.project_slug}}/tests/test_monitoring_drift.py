@@ -33,6 +33,12 @@ PACKAGE = "{{ cookiecutter.package_name }}"
 ROWS = 300
 
 
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(  # noqa: S603  (our own module, fixed arguments)
+        [sys.executable, "-m", PACKAGE, *args], capture_output=True, text=True, check=False
+    )
+
+
 @pytest.fixture(scope="module")
 def predictor() -> Predictor:
     """A small forest trained once for the module on the pipeline's training split."""
@@ -101,12 +107,7 @@ def test_drifted_traffic_is_flagged_within_the_window(predictor: Predictor, para
 
 def test_cli_exits_1_on_drift(params: Params, store: str) -> None:
     traffic(params, "drifted.csv", drift=True, seed=4)
-    result = subprocess.run(
-        [sys.executable, "-m", PACKAGE, "drift", "--current", "drifted.csv"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    result = run_cli("drift", "--current", "drifted.csv")
     assert result.returncode == 1, result.stderr
     assert result.stdout.startswith("DRIFT: ")
 
@@ -137,7 +138,7 @@ def test_empty_or_missing_store_is_a_clear_error(params: Params, store: str) -> 
 
 
 def test_cli_error_is_one_line(params: Params, store: str) -> None:
-    result = subprocess.run([sys.executable, "-m", PACKAGE, "drift"], capture_output=True, text=True, check=False)
+    result = run_cli("drift")
     assert result.returncode == 2
     assert result.stderr.startswith("error: no prediction store at ")
     assert len(result.stderr.strip().splitlines()) == 1

@@ -36,6 +36,12 @@ PACKAGE = "{{ cookiecutter.package_name }}"
 ROWS = 300
 
 
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(  # noqa: S603  (our own module, fixed arguments)
+        [sys.executable, "-m", PACKAGE, *args], capture_output=True, text=True, check=False
+    )
+
+
 @pytest.fixture(scope="module")
 def predictor() -> Predictor:
     """A small forest trained once for the module on the pipeline's training split."""
@@ -124,24 +130,14 @@ def test_service_errors_alert(predictor: Predictor, params: Params, store: str) 
 
 def test_cli_exits_1_on_alert(predictor: Predictor, params: Params, store: str) -> None:
     serve(predictor, params, store, label_noise=0.45, seed=4).to_csv("labels.csv", index=False)
-    result = subprocess.run(
-        [sys.executable, "-m", PACKAGE, "performance", "--labels", "labels.csv"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    result = run_cli("performance", "--labels", "labels.csv")
     assert result.returncode == 1, result.stderr
     assert result.stdout.startswith("ALERT (")
 
 
 def test_no_outcomes_is_a_clear_error(predictor: Predictor, params: Params, store: str) -> None:
     serve(predictor, params, store, label_noise=0.0, seed=5)
-    result = subprocess.run(
-        [sys.executable, "-m", PACKAGE, "performance"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    result = run_cli("performance")
     assert result.returncode == 2
     assert result.stderr.startswith("error: no outcomes yet")
     assert len(result.stderr.strip().splitlines()) == 1

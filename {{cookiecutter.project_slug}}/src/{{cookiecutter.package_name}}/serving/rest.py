@@ -30,8 +30,9 @@ from pydantic import BaseModel, ValidationError
 
 from .. import __version__
 from ..config import Params, load_params
+from ..errors import ConfigError
 from ..predictor import Predictor
-from ..store import PredictionLog, PredictionRecord, RequestRecord, store_url
+from ..store import STORE_URL_ENV, PredictionLog, PredictionRecord, RequestRecord, connect, store_url
 from .request_models import RequestModels, build_request_models, max_batch_size_from_env
 from .telemetry import observe, serving_model
 
@@ -218,7 +219,18 @@ def create_app(
 def run(host: str, port: int) -> None:
     """Serve until SIGTERM/SIGINT; uvicorn then finishes open requests and the lifespan drains the store."""
     app = create_app()
+    _check_store(store_url())
     uvicorn.run(app, host=host, port=port, access_log=False, log_config=_log_config(), server_header=False)
+
+
+def _check_store(url: str) -> None:
+    """Fail before serving, in one line, when the prediction store cannot be opened (bad URL, driver, path)."""
+    try:
+        connect(url).dispose()
+    except Exception as error:
+        reason = str(error).splitlines()[0] if str(error) else error.__class__.__name__
+        # The URL is not echoed: it may hold a password.
+        raise ConfigError(f"cannot open the prediction store ({STORE_URL_ENV}): {reason}") from None
 
 
 def _load_champion(params: Params, state: _State) -> Predictor | None:

@@ -24,7 +24,6 @@ from ..model import load_model
 from .base import CHAMPION_ALIAS, CHAMPION_FILE, CHAMPION_REF_FILE, ModelRef
 
 
-
 class WandbTracker:
     def __init__(self, model_name: str) -> None:
         self.model_name = model_name
