@@ -83,6 +83,7 @@ def score_file(
                 from .predictor import Predictor
 
                 predictor = Predictor.from_champion()
+            loaded = time.perf_counter()
             output.parent.mkdir(parents=True, exist_ok=True)
             console = Console(stderr=True)  # stdout carries the summary; no bar when stderr goes to a log
             bar = Progress(
@@ -100,10 +101,11 @@ def score_file(
                     raise BatchFileError(f"{input}: no rows to score")
         finally:
             store.close()  # the store holds every scored chunk before we return
-    seconds = time.perf_counter() - started
+    finished = time.perf_counter()
     return (
         f"scored {rows} rows in {chunks} chunks with model version {predictor.model_version} -> {output}"
-        f" ({seconds:.1f} s, {rows / seconds:,.0f} rows/s; logged to the prediction store as source {SOURCE!r})"
+        f" in {finished - started:.1f} s ({loaded - started:.1f} s loading the model, then"
+        f" {rows / (finished - loaded):,.0f} rows/s); logged to the prediction store as source {SOURCE!r}"
     )
 
 
