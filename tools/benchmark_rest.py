@@ -68,10 +68,10 @@ def main() -> None:
         results = measure(project, row, args, wrk, workdir)
         report(results, args, wrk, row)
     finally:
-        if args.keep or args.project:
-            print(f"project kept in {args.project or workdir}")
+        if args.keep:
+            print(f"kept in {workdir} (baked project, server logs)")
         else:
-            shutil.rmtree(workdir, ignore_errors=True)
+            shutil.rmtree(workdir, ignore_errors=True)  # with --project it holds only logs and the Lua script
 
 
 def build(workdir: Path) -> Project:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -224,6 +225,11 @@ def test_feedback_records_the_actual_outcome(client: TestClient, predictor: Pred
         response = client.post("/feedback", json=bad)
         assert response.status_code == 422, (bad, response.text)
     outcomes = read_outcomes(store)
+    for _ in range(50):  # the prediction itself reaches the store with the writer's next batch
+        if len(outcomes):
+            break
+        time.sleep(0.05)
+        outcomes = read_outcomes(store)
     assert outcomes["id"].tolist() == [first]
     assert outcomes["actual"].tolist() == [other]
 

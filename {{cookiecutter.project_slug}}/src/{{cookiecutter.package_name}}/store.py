@@ -11,6 +11,7 @@ import logging
 import os
 import queue
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -36,6 +37,7 @@ from sqlalchemy import (
 STORE_URL_ENV = "PREDICTION_STORE_URL"
 DEFAULT_STORE_URL = "sqlite:///predictions.db"
 FLUSH_ROWS = 500
+FLUSH_SECONDS = 0.1
 logger = logging.getLogger(__name__)
 
 metadata = MetaData()
@@ -149,12 +151,17 @@ class PredictionLog:
         self.engine.dispose()
 
     def _write_forever(self) -> None:
+        """One transaction per FLUSH_SECONDS (or FLUSH_ROWS), not per request: commits are the expensive part."""
         done = False
         while not done:
             batch = [self._queue.get()]  # block until there is work
-            while len(batch) < FLUSH_ROWS:
+            deadline = time.monotonic() + FLUSH_SECONDS
+            while len(batch) < FLUSH_ROWS and batch[-1] is not None:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
                 try:
-                    batch.append(self._queue.get_nowait())
+                    batch.append(self._queue.get(timeout=remaining))
                 except queue.Empty:
                     break
             done = None in batch

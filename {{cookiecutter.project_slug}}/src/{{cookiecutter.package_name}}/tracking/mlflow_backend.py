@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+# Downloads print a progress bar on stderr; commands keep stderr for their one-line errors.
+os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 {%- if cookiecutter.tracking == "mlflow" %}
 os.environ.setdefault("MLFLOW_TRACKING_URI", "sqlite:///mlflow.db")
 {%- else %}
