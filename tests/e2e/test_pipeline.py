@@ -1,6 +1,7 @@
 """ML core, for every tracking backend: the DVC pipeline trains, the backend records it, the gate holds.
 
-Each project was baked, installed, committed and trained (`dvc repro`) by the `project` fixture.
+Each project was baked, installed, committed and trained (`dvc repro`) by the `project` fixture. The generated
+project's own test suite runs in test_delivery.py, as a step of its ci.yml, once for every tracking backend.
 """
 
 from __future__ import annotations
@@ -79,12 +80,6 @@ def test_pipeline_is_recorded_by_the_backend_and_gate_keeps_identical_challenger
     assert second["challenger"] == pytest.approx(second["champion"])
     assert champion_id(p, backend_state(p)) == champion
     assert p.cli("promoted", check=False).returncode == 1
-
-
-@pytest.mark.parametrize(("serving", "tracking"), pair_params(PAIRS))
-def test_generated_test_suite_passes(project, serving, tracking) -> None:
-    p = project(serving, tracking)
-    p.run(p.python, "-m", "pytest", "-q", "-p", "no:cacheprovider", timeout=900)
 
 
 @pytest.mark.parametrize(("serving", "tracking"), pair_params([("fastapi", "none")]))
