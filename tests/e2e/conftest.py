@@ -1,8 +1,8 @@
 """End-to-end tier: every (serving, tracking) pair is baked, installed, trained and then exercised for real.
 
-`project(serving, tracking)` returns a trained project, built once per pair and per test process. Tests that
-use the same pair should carry `pytest.mark.xdist_group` with `group_name(...)` so pytest-xdist keeps them on
-one worker (run with `-n auto --dist loadgroup`).
+`project(serving, tracking)` returns a trained project, built once per pair and per test process. Test ids carry
+the pair (`fastapi-mlflow`, ...): `make test-e2e` splits the tier into two parallel processes by those ids, so each
+project is built in one process only.
 """
 
 from __future__ import annotations
@@ -28,11 +28,8 @@ def group_name(serving: str, tracking: str) -> str:
 
 
 def pair_params(pairs: list[tuple[str, str]] = PAIRS) -> list:
-    """Parameters for a test over (serving, tracking) pairs, grouped per pair for pytest-xdist."""
-    return [
-        pytest.param(serving, tracking, id=group_name(serving, tracking), marks=pytest.mark.xdist_group(group_name(serving, tracking)))
-        for serving, tracking in pairs
-    ]
+    """Parameters for a test over (serving, tracking) pairs, with the pair as the test id."""
+    return [pytest.param(serving, tracking, id=group_name(serving, tracking)) for serving, tracking in pairs]
 
 
 @pytest.fixture(scope="session")
