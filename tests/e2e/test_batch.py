@@ -91,7 +91,7 @@ import sys
 from pyspark.sql import SparkSession
 
 source, output, package = sys.argv[1:]
-score_spark = __import__(package + ".spark", fromlist=["score_spark"]).score_spark
+score_spark = __import__(package + ".serving.spark", fromlist=["score_spark"]).score_spark
 spark = (
     SparkSession.builder.master("local[2]")
     .appName("e2e-batch")

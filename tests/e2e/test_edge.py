@@ -85,7 +85,7 @@ def device_env() -> dict[str, str]:
 def install_on_device(p: Project, target: Path) -> Path:
     """Copy what a device receives: the runtime file, the model and its metadata."""
     (target / "models").mkdir(parents=True)
-    shutil.copy2(p.root / "src" / p.package / "edge_runtime.py", target / "edge_runtime.py")
+    shutil.copy2(p.root / "src" / p.package / "serving" / "edge_runtime.py", target / "edge_runtime.py")
     for name in ("model.onnx", "model.json"):
         shutil.copy2(p.root / "models" / name, target / "models" / name)
     return target

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
@@ -12,28 +10,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from {{ cookiecutter.package_name }}.batch import OUTPUT_COLUMNS, score_file
-from {{ cookiecutter.package_name }}.champion import Champion
-from {{ cookiecutter.package_name }}.config import load_params
-from {{ cookiecutter.package_name }}.data import load_split
 from {{ cookiecutter.package_name }}.errors import ProjectError
-from {{ cookiecutter.package_name }}.model import build_pipeline
 from {{ cookiecutter.package_name }}.predictor import Predictor
+from {{ cookiecutter.package_name }}.schema import validate_frame
+from {{ cookiecutter.package_name }}.serving.batch import OUTPUT_COLUMNS, score_file
 from {{ cookiecutter.package_name }}.store import read_predictions, read_requests
-from {{ cookiecutter.package_name }}.train import fit_with_progress
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 ROWS = 50
-
-
-@pytest.fixture(scope="module")
-def predictor() -> Predictor:
-    """A small forest on the bundled data, trained once for the module (no tracker, no champion needed)."""
-    params = load_params(PROJECT_ROOT / "params.yaml")
-    features, target = load_split(PROJECT_ROOT / params.data.path, params.data)
-    pipeline = build_pipeline(params.data, params.train.model_copy(update={"n_estimators": 30}))
-    fit_with_progress(pipeline, features, target)
-    return Predictor(Champion(pipeline, "7"), params.data)
 
 
 @pytest.fixture
@@ -42,11 +26,6 @@ def customers(predictor: Predictor) -> pd.DataFrame:
     frame = pd.read_csv(PROJECT_ROOT / predictor.data.path).head(ROWS)
     frame.insert(0, "customer_id", [f"{number:06d}" for number in range(ROWS)])
     return frame
-
-
-@pytest.fixture
-def store(workspace: Path) -> str:
-    return f"sqlite:///{workspace / 'store.db'}"
 
 
 def test_csv_rows_are_scored_and_other_columns_pass_through(
@@ -65,7 +44,7 @@ def test_csv_rows_are_scored_and_other_columns_pass_through(
     assert scored["prediction_id"].is_unique
     assert scored["probability"].between(0, 1).all()
     assert set(scored["model_version"].astype(str)) == {"7"}
-    expected = predictor.predict_frame(customers[predictor.data.features])
+    expected = predictor.score_frame(validate_frame(customers, predictor.data, require_target=True))
     assert scored["prediction"].tolist() == expected.labels
     assert scored["probability"].tolist() == pytest.approx(expected.probabilities)
 
@@ -140,19 +119,14 @@ def test_an_unusable_store_is_refused_before_scoring(
     predictor: Predictor, customers: pd.DataFrame, workspace: Path
 ) -> None:
     customers.to_csv(workspace / "in.csv", index=False)
-    with pytest.raises(ProjectError, match=r"^cannot open the prediction store \(PREDICTION_STORE_URL\)"):
+    with pytest.raises(ProjectError, match=r"^cannot open the prediction store \(PREDICTION_STORE_URL=nosuch://db\)"):
         score_file(workspace / "in.csv", workspace / "scored.csv", 10, predictor=predictor, store_url="nosuch://db")
     assert not (workspace / "scored.csv").exists()
 
 
 @pytest.mark.usefixtures("workspace")
-def test_cli_explains_a_missing_file_in_one_line() -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "{{ cookiecutter.package_name }}", "predict", "-i", "nope.csv", "-o", "out.csv"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+def test_cli_explains_a_missing_file_in_one_line(cli) -> None:
+    result = cli("predict", "-i", "nope.csv", "-o", "out.csv")
     assert result.returncode == 2
     assert result.stderr == "error: nope.csv: file not found\n"
     assert not Path("out.csv").exists()

@@ -13,15 +13,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from {{ cookiecutter.package_name }} import edge_runtime, onnx_model
+from {{ cookiecutter.package_name }} import onnx_model
 from {{ cookiecutter.package_name }}.champion import load_champion
 from {{ cookiecutter.package_name }}.config import Params
 from {{ cookiecutter.package_name }}.data import TEST_FILE, load_split, prepare, write_prepared
-from {{ cookiecutter.package_name }}.edge_runtime import EdgeError, EdgeModel, score_file
 from {{ cookiecutter.package_name }}.evaluate import evaluate
-from {{ cookiecutter.package_name }}.onnx_export import METADATA_FILE, ONNX_FILE, PARITY_FILE, export
 from {{ cookiecutter.package_name }}.onnx_model import PROBABILITY_TOLERANCE, ParityError
 from {{ cookiecutter.package_name }}.schema import MISSING_CATEGORY
+from {{ cookiecutter.package_name }}.serving import edge_runtime
+from {{ cookiecutter.package_name }}.serving.edge_runtime import EdgeError, EdgeModel, score_file
+from {{ cookiecutter.package_name }}.serving.onnx_export import METADATA_FILE, ONNX_FILE, PARITY_FILE, export
 from {{ cookiecutter.package_name }}.tracking import get_tracker
 from {{ cookiecutter.package_name }}.train import train
 

@@ -20,21 +20,19 @@ import pandas as pd
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
-from sklearn.pipeline import Pipeline
 
-from {{ cookiecutter.package_name }}.champion import Champion
 from {{ cookiecutter.package_name }}.config import DataParams, Params
-from {{ cookiecutter.package_name }}.data import TEST_FILE, load_split, prepare, write_prepared
+from {{ cookiecutter.package_name }}.data import TEST_FILE, prepare, write_prepared
 from {{ cookiecutter.package_name }}.errors import ModelNotFoundError
 from {{ cookiecutter.package_name }}.evaluate import evaluate
-from {{ cookiecutter.package_name }}.model import build_pipeline
 from {{ cookiecutter.package_name }}.predictor import Predictor, parity_sample
+from {{ cookiecutter.package_name }}.schema import validate_frame
 from {{ cookiecutter.package_name }}.serving import grpc_client, prediction_pb2, prediction_pb2_grpc
 from {{ cookiecutter.package_name }}.serving.grpc_messages import instance_message, label_message, label_value
 from {{ cookiecutter.package_name }}.serving.grpc_server import SERVICE_NAME, GrpcService, run
-from {{ cookiecutter.package_name }}.store import PredictionLog, read_outcomes, read_predictions, read_requests
+from {{ cookiecutter.package_name }}.store import PredictionStore, read_outcomes, read_predictions, read_requests
 from {{ cookiecutter.package_name }}.tracking import get_tracker
-from {{ cookiecutter.package_name }}.train import fit_with_progress, train
+from {{ cookiecutter.package_name }}.train import train
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SERVING = health_pb2.HealthCheckResponse.SERVING
@@ -70,20 +68,6 @@ def request_for(rows: pd.DataFrame, params: Params) -> prediction_pb2.PredictReq
     return prediction_pb2.PredictRequest(instances=[instance_message(row, params.data) for row in records])
 
 
-@pytest.fixture
-def predictor(params: Params) -> Predictor:
-    write_prepared(prepare(params.data))
-    features, target = load_split(params.data.path, params.data)
-    model: Pipeline = build_pipeline(params.data, params.train)
-    fit_with_progress(model, features, target)
-    return Predictor(Champion(model, "7"), params.data)
-
-
-@pytest.fixture
-def store(workspace: Path) -> str:
-    return f"sqlite:///{workspace / 'predictions.db'}"
-
-
 @dataclass
 class Served:
     service: GrpcService
@@ -109,7 +93,7 @@ def serve(params: Params, store: str) -> Iterator[Callable[[Callable[[], Predict
     started: list[Served] = []
 
     def start(load: Callable[[], Predictor]) -> Served:
-        service = GrpcService(params.data, PredictionLog(store), load)
+        service = GrpcService(params.data, PredictionStore.writer(store), load)
         port = service.start("127.0.0.1", 0)
         started.append(Served(service, port, grpc.insecure_channel(f"127.0.0.1:{port}")))
         return started[-1]
@@ -149,7 +133,7 @@ def test_predict_scores_like_the_core_and_logs_every_row(
     rows = parity_sample(params.data, rows=25)  # bounds, unknown categories and missing values
     response = served.stub.Predict(request_for(rows, params), timeout=10)
 
-    expected = predictor.predict_frame(rows)
+    expected = predictor.score_frame(validate_frame(rows, params.data, require_target=False))
     assert [label_value(p.label) for p in response.predictions] == expected.labels
     assert [p.probability for p in response.predictions] == pytest.approx(expected.probabilities, abs=1e-6)
     ids = [p.prediction_id for p in response.predictions]
@@ -228,6 +212,10 @@ def test_feedback_records_outcomes_of_known_predictions_only(served: Served, par
         with pytest.raises(grpc.RpcError) as refused:
             served.stub.Feedback(request)
         assert refused.value.code() == code, refused.value.details()
+    with pytest.raises(grpc.RpcError) as refused:  # an integer that is no class would poison the monitor
+        served.stub.Feedback(prediction_pb2.FeedbackRequest(prediction_id=first.prediction_id, actual=label_message(7)))
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert refused.value.details() == "actual must be one of the model's classes (0, 1); got 7"
 
     served.stop()
     outcomes = read_outcomes(store).set_index("id")
@@ -256,6 +244,7 @@ def test_without_a_champion_it_is_not_serving(serve: Callable[[Callable[[], Pred
     assert refused.value.code() == grpc.StatusCode.UNAVAILABLE
 
 
+@pytest.mark.usefixtures("prepared")  # it scores the holdout split
 def test_client_example_scores_a_csv(served: Served, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     output = tmp_path / "scored.csv"
     target = f"127.0.0.1:{served.port}"

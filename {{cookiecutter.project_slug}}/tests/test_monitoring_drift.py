@@ -1,62 +1,23 @@
-"""The drift job on a prediction store filled by the real prediction core: quiet on normal traffic, loud on drift,
-and a clear one-line error for inputs it cannot judge."""
+"""The drift job on a prediction store filled by the real prediction service: quiet on normal traffic, loud on
+drift, and a clear one-line error (exit 2, reports untouched) for inputs it cannot judge."""
 
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-import uuid
+import re
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from {{ cookiecutter.package_name }}.champion import Champion
-from {{ cookiecutter.package_name }}.config import Params, load_params
-from {{ cookiecutter.package_name }}.data import prepare, write_prepared
+from {{ cookiecutter.package_name }}.config import Params
 from {{ cookiecutter.package_name }}.errors import ProjectError
-from {{ cookiecutter.package_name }}.model import build_pipeline
-from {{ cookiecutter.package_name }}.monitoring.drift import JSON_REPORT, run_drift
+from {{ cookiecutter.package_name }}.monitoring.drift import HTML_REPORT, JSON_REPORT, run_drift
 from {{ cookiecutter.package_name }}.monitoring.simulate import simulate
-from {{ cookiecutter.package_name }}.predictor import Predictor
-from {{ cookiecutter.package_name }}.store import (
-    STORE_URL_ENV,
-    PredictionLog,
-    PredictionRecord,
-    RequestRecord,
-)
-from {{ cookiecutter.package_name }}.train import fit_with_progress
+from {{ cookiecutter.package_name }}.store import PredictionStore
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-PACKAGE = "{{ cookiecutter.package_name }}"
 ROWS = 300
-
-
-def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(  # noqa: S603  (our own module, fixed arguments)
-        [sys.executable, "-m", PACKAGE, *args], capture_output=True, text=True, check=False
-    )
-
-
-@pytest.fixture(scope="module")
-def predictor() -> Predictor:
-    """A small forest trained once for the module on the pipeline's training split."""
-    params = load_params(PROJECT_ROOT / "params.yaml")
-    data = params.data.model_copy(update={"path": PROJECT_ROOT / params.data.path})
-    train = prepare(data).train
-    pipeline = build_pipeline(data, params.train.model_copy(update={"n_estimators": 30}))
-    fit_with_progress(pipeline, train[data.features], train[data.target])
-    return Predictor(Champion(pipeline, "7"), params.data)
-
-
-@pytest.fixture
-def store(params: Params, workspace: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    """A fresh prediction store in the workspace, and the prepared splits the jobs read."""
-    write_prepared(prepare(params.data))
-    url = f"sqlite:///{workspace / 'predictions.db'}"
-    monkeypatch.setenv(STORE_URL_ENV, url)
-    return url
+pytestmark = pytest.mark.usefixtures("prepared")
 
 
 def traffic(params: Params, name: str, *, drift: bool, seed: int) -> pd.DataFrame:
@@ -64,21 +25,8 @@ def traffic(params: Params, name: str, *, drift: bool, seed: int) -> pd.DataFram
     return pd.read_csv(name)
 
 
-def serve(predictor: Predictor, rows: pd.DataFrame, url: str) -> None:
-    """Score rows and log them the way the serving layer does: one request, its predictions, inputs as sent."""
-    scored = predictor.predict_frame(rows)
-    inputs = rows.astype(object).where(rows.notna(), None).to_dict("records")
-    log = PredictionLog(url)
-    records = [
-        PredictionRecord(id_, row, label, probability, scored.model_version)
-        for id_, row, label, probability in zip(scored.ids, inputs, scored.labels, scored.probabilities, strict=True)
-    ]
-    log.record(RequestRecord(uuid.uuid4().hex, "test", "ok", 1.0, len(rows), scored.model_version), records)
-    log.close()
-
-
-def test_normal_traffic_shows_no_drift(predictor: Predictor, params: Params, store: str) -> None:
-    serve(predictor, traffic(params, "normal.csv", drift=False, seed=1), store)
+def test_normal_traffic_shows_no_drift(log_predictions, params: Params, store: str) -> None:
+    log_predictions(traffic(params, "normal.csv", drift=False, seed=1), store)
     report = run_drift(params, current=None, window=1000)
     assert not report.drift_detected
     assert report.share_drifted_columns < params.monitoring.drift_share
@@ -93,9 +41,9 @@ def test_normal_traffic_shows_no_drift(predictor: Predictor, params: Params, sto
     assert Path("reports/drift.html").stat().st_size > 100_000
 
 
-def test_drifted_traffic_is_flagged_within_the_window(predictor: Predictor, params: Params, store: str) -> None:
-    serve(predictor, traffic(params, "normal.csv", drift=False, seed=2), store)
-    serve(predictor, traffic(params, "drifted.csv", drift=True, seed=3), store)
+def test_drifted_traffic_is_flagged_within_the_window(log_predictions, params: Params, store: str) -> None:
+    log_predictions(traffic(params, "normal.csv", drift=False, seed=2), store)
+    log_predictions(traffic(params, "drifted.csv", drift=True, seed=3), store)
     report = run_drift(params, current=None, window=ROWS)  # the newest rows only: the drifted ones
     assert report.drift_detected
     assert report.share_drifted_columns >= params.monitoring.drift_share
@@ -105,9 +53,9 @@ def test_drifted_traffic_is_flagged_within_the_window(predictor: Predictor, para
     assert not run_drift(params, current=Path("normal.csv"), window=ROWS).drift_detected
 
 
-def test_cli_exits_1_on_drift(params: Params, store: str) -> None:
+def test_cli_exits_1_on_drift(params: Params, store: str, cli) -> None:
     traffic(params, "drifted.csv", drift=True, seed=4)
-    result = run_cli("drift", "--current", "drifted.csv")
+    result = cli("drift", "--current", "drifted.csv")
     assert result.returncode == 1, result.stderr
     assert result.stdout.startswith("DRIFT: ")
 
@@ -132,13 +80,54 @@ def test_unusable_current_file_is_a_clear_error(params: Params, store: str, chan
 def test_empty_or_missing_store_is_a_clear_error(params: Params, store: str) -> None:
     with pytest.raises(ProjectError, match="no prediction store"):
         run_drift(params, current=None, window=ROWS)
-    PredictionLog(store).close()  # the tables exist, nothing was served yet
+    PredictionStore.writer(store).close()  # the tables exist, nothing was served yet
     with pytest.raises(ProjectError, match="no predictions yet"):
         run_drift(params, current=None, window=ROWS)
 
 
-def test_cli_error_is_one_line(params: Params, store: str) -> None:
-    result = run_cli("drift")
+def test_cli_error_is_one_line(params: Params, store: str, cli) -> None:
+    result = cli("drift")
     assert result.returncode == 2
     assert result.stderr.startswith("error: no prediction store at ")
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def _directory(path: Path) -> None:
+    path.mkdir()
+
+
+def _corrupt(path: Path) -> None:
+    path.write_bytes(b"\x1f\x8b\x08\x00 not gzip data" if path.suffix == ".gz" else b"PK\x03\x04 not a zip")
+
+
+@pytest.mark.parametrize(
+    ("name", "make", "message"),
+    [
+        ("current", _directory, "a directory, not a CSV file"),
+        ("current.csv.gz", _corrupt, "not a readable CSV"),
+        ("current.csv.zip", _corrupt, "not a readable CSV"),
+    ],
+    ids=["directory", "corrupt-gzip", "corrupt-zip"],
+)
+def test_unreadable_current_file_is_one_line(params: Params, store: str, name: str, make, message: str) -> None:
+    """A file the job cannot read is bad input (exit 2), never a verdict (exit 1)."""
+    make(Path(name))
+    with pytest.raises(ProjectError, match=f"^{re.escape(name)}: {message}") as error:
+        run_drift(params, current=Path(name), window=ROWS)
+    assert len(str(error.value).splitlines()) == 1
+
+
+def test_all_missing_rows_are_bad_input_and_leave_the_reports(params: Params, store: str) -> None:
+    normal = traffic(params, "normal.csv", drift=False, seed=6)
+    run_drift(params, current=Path("normal.csv"), window=ROWS)
+    before = JSON_REPORT.read_bytes(), HTML_REPORT.stat().st_mtime_ns
+    normal.assign(**dict.fromkeys(params.data.features)).to_csv("blank.csv", index=False)
+    with pytest.raises(ProjectError, match=r"^blank\.csv: every feature value of its 300 rows is missing"):
+        run_drift(params, current=Path("blank.csv"), window=ROWS)
+    assert (JSON_REPORT.read_bytes(), HTML_REPORT.stat().st_mtime_ns) == before
+
+
+def test_header_only_file_is_named(params: Params, store: str) -> None:
+    traffic(params, "rows.csv", drift=False, seed=7).head(0).to_csv("header.csv", index=False)
+    with pytest.raises(ProjectError, match=r"^header\.csv: no rows"):
+        run_drift(params, current=Path("header.csv"), window=ROWS)

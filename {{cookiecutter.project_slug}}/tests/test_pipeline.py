@@ -10,7 +10,7 @@ from {{ cookiecutter.package_name }}.data import prepare, write_prepared
 from {{ cookiecutter.package_name }}.evaluate import METRICS_FILE, evaluate
 from {{ cookiecutter.package_name }}.gate import Decision
 from {{ cookiecutter.package_name }}.model import load_model
-from {{ cookiecutter.package_name }}.tracking import get_tracker
+from {{ cookiecutter.package_name }}.tracking import Tracker, get_tracker
 from {{ cookiecutter.package_name }}.train import CHALLENGER_FILE, train
 
 
@@ -29,19 +29,24 @@ def test_trained_model_learns_and_handles_missing_and_unknown_values(trained: Pa
     assert first.challenger > 0.7, "the bundled data carries a real signal"
 
 
+def champion_version(tracker: Tracker) -> str | None:
+    champion = tracker.champion()
+    return None if champion is None else champion.version
+
+
 def test_first_model_is_promoted_and_identical_retrain_is_not(trained: Params) -> None:
     tracker = get_tracker()
     first = evaluate(trained, tracker)
     assert first.promoted
     assert first.champion is None
-    champion_version = tracker.champion_version()
-    assert champion_version is not None
+    version = champion_version(tracker)
+    assert version is not None
 
     train(trained, tracker)  # same data, same seed: an identical challenger
     second = evaluate(trained, tracker)
     assert not second.promoted
     assert second.champion == pytest.approx(second.challenger)
-    assert tracker.champion_version() == champion_version
+    assert champion_version(tracker) == version
     assert Decision.read() == second
     assert METRICS_FILE.is_file()
 
@@ -49,11 +54,11 @@ def test_first_model_is_promoted_and_identical_retrain_is_not(trained: Params) -
 def test_worse_challenger_is_kept_out(trained: Params) -> None:
     tracker = get_tracker()
     evaluate(trained, tracker)
-    champion_version = tracker.champion_version()
+    version = champion_version(tracker)
 
     weak = trained.model_copy(update={"train": trained.train.model_copy(update={"n_estimators": 1, "max_depth": 1})})
     train(weak, tracker)
     decision = evaluate(weak, tracker)
     assert not decision.promoted
     assert decision.challenger < decision.champion
-    assert tracker.champion_version() == champion_version
+    assert champion_version(tracker) == version

@@ -1,4 +1,4 @@
-"""The prediction core: ONNX scores like scikit-learn, inputs are validated, both entry points agree."""
+"""The prediction core: ONNX scores like scikit-learn, and records and frames score the same."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from {{ cookiecutter.package_name }}.errors import DataValidationError
 from {{ cookiecutter.package_name }}.model import build_pipeline
 from {{ cookiecutter.package_name }}.onnx_model import check_parity
 from {{ cookiecutter.package_name }}.predictor import Predictor, parity_sample
+from {{ cookiecutter.package_name }}.schema import validate_frame
 from {{ cookiecutter.package_name }}.train import fit_with_progress
 
 
@@ -39,8 +40,8 @@ def test_onnx_matches_scikit_learn_on_the_holdout(model: Pipeline, predictor: Pr
 def test_records_and_frames_score_the_same(predictor: Predictor, params: Params) -> None:
     frame = parity_sample(params.data, rows=20)
     records = [{k: (None if pd.isna(v) else v) for k, v in row.items()} for row in frame.to_dict("records")]
-    from_frame = predictor.predict_frame(frame)
-    from_records = predictor.predict_records(records)
+    from_frame = predictor.score_frame(validate_frame(frame, params.data, require_target=False))
+    from_records = predictor.score_records(records)
     assert from_frame.labels == from_records.labels
     assert from_frame.probabilities == pytest.approx(from_records.probabilities)
     assert len(set(from_frame.ids)) == 20
@@ -48,9 +49,9 @@ def test_records_and_frames_score_the_same(predictor: Predictor, params: Params)
     assert all(0.0 <= p <= 1.0 for p in from_frame.probabilities)
 
 
-def test_frame_with_wrong_columns_is_refused(predictor: Predictor, params: Params) -> None:
-    frame = parity_sample(params.data, rows=3)
-    with pytest.raises(DataValidationError, match="missing column"):
-        predictor.predict_frame(frame.drop(columns=["age"]))
-    with pytest.raises(DataValidationError, match="unexpected column"):
-        predictor.predict_frame(frame.assign(extra=1))
+def test_outcomes_must_name_a_class(predictor: Predictor) -> None:
+    assert predictor.known_class(1) == 1
+    assert predictor.known_class("0") == 0
+    for wrong in (7, "yes", True, None):
+        with pytest.raises(DataValidationError, match=r"actual must be one of the model's classes \(0, 1\)"):
+            predictor.known_class(wrong)

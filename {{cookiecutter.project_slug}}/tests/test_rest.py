@@ -1,7 +1,7 @@
 """The REST service in process (FastAPI's TestClient runs its lifespan): contract, validation, logging, auth.
 
-A small champion is trained once for the module from the bundled data; each test serves it from a scratch
-workspace with its own prediction store, which it reads back after the app has shut down.
+A small champion is trained once for the session (conftest.py); each test serves it from a scratch workspace with
+its own prediction store, which it reads back after the app has shut down.
 """
 
 from __future__ import annotations
@@ -10,43 +10,22 @@ import json
 import math
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pandas as pd
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from {{ cookiecutter.package_name }}.champion import Champion
-from {{ cookiecutter.package_name }}.config import DataParams, Params, load_params
-from {{ cookiecutter.package_name }}.data import prepare
+from {{ cookiecutter.package_name }}.config import DataParams, Params
 from {{ cookiecutter.package_name }}.errors import ConfigError
-from {{ cookiecutter.package_name }}.model import build_pipeline
 from {{ cookiecutter.package_name }}.predictor import Predictor, parity_sample
+from {{ cookiecutter.package_name }}.schema import validate_frame
 from {{ cookiecutter.package_name }}.serving import rest
 from {{ cookiecutter.package_name }}.serving.request_models import MAX_BATCH_SIZE_ENV, max_batch_size_from_env
 from {{ cookiecutter.package_name }}.store import read_outcomes, read_predictions, read_requests
-from {{ cookiecutter.package_name }}.train import fit_with_progress
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-MODEL_VERSION = "7"
+MODEL_VERSION = "7"  # the conftest predictor's
 JSON = {"Content-Type": "application/json"}
-
-
-@pytest.fixture(scope="module")
-def predictor() -> Predictor:
-    """Trained once for the module: a 30-tree forest on the bundled data, checked as ONNX like the real champion."""
-    params = load_params(PROJECT_ROOT / "params.yaml")
-    data = params.data.model_copy(update={"path": PROJECT_ROOT / params.data.path})
-    train = prepare(data).train
-    model = build_pipeline(data, params.train.model_copy(update={"n_estimators": 30}))
-    fit_with_progress(model, train[data.features], train[data.target])
-    return Predictor(Champion(model, MODEL_VERSION), data)
-
-
-@pytest.fixture
-def store(workspace: Path) -> str:
-    return f"sqlite:///{workspace / 'predictions.db'}"
 
 
 @pytest.fixture
@@ -82,7 +61,7 @@ def test_predict_scores_every_instance_like_the_prediction_core(client: TestClie
     body = response.json()
     assert set(body) == {"predictions", "probabilities", "prediction_ids", "model_version"}
     assert body["model_version"] == MODEL_VERSION
-    expected = predictor.predict_frame(pd.DataFrame(instances))
+    expected = predictor.score_frame(validate_frame(pd.DataFrame(instances), predictor.data, require_target=False))
     assert body["predictions"] == expected.labels
     assert body["probabilities"] == pytest.approx(expected.probabilities, abs=1e-6)
     assert len(set(body["prediction_ids"])) == 5
@@ -191,8 +170,16 @@ def test_non_json_content_type_and_oversized_batches_are_refused(serve, predicto
         too_many = client.post("/predict", json={"instances": rows(predictor.data, 4)})
         assert too_many.status_code == 422
         assert "instances" in too_many.json()["message"]
-        huge = client.post("/predict", content=b" " * (3 * rest.ROW_BUDGET_BYTES + 1), headers=JSON)
+        limit = 3 * rest.ROW_BUDGET_BYTES
+        huge = client.post("/predict", content=b" " * (limit + 1), headers=JSON)  # with Content-Length
         assert huge.status_code == 413
+        assert huge.headers["content-type"] == "application/json"
+        assert huge.json() == {"detail": f"the body is larger than {limit} bytes; send fewer instances per request"}
+        chunked = client.post("/predict", content=iter([b" " * limit, b" "]), headers=JSON)  # no length given
+        assert chunked.status_code == 413
+        assert chunked.json()["detail"].startswith("the body is larger than")
+        feedback = client.post("/feedback", content=b" " * (limit + 1), headers=JSON)
+        assert (feedback.status_code, feedback.headers["content-type"]) == (413, "application/json")
 
 
 def test_every_prediction_reaches_the_store_by_shutdown(serve, predictor: Predictor, store: str) -> None:
@@ -232,6 +219,18 @@ def test_feedback_records_the_actual_outcome(client: TestClient, predictor: Pred
         outcomes = read_outcomes(store)
     assert outcomes["id"].tolist() == [first]
     assert outcomes["actual"].tolist() == [other]
+
+
+def test_feedback_that_is_not_a_class_is_a_422_naming_the_classes(client: TestClient, predictor: Predictor) -> None:
+    """One `{"actual": 7}` on a 0/1 target would break the performance monitor until someone deleted it."""
+    first = client.post("/predict", json={"instances": rows(predictor.data, 1)}).json()["prediction_ids"][0]
+    response = client.post("/feedback", json={"prediction_id": first, "actual": 7})
+    assert response.status_code == 422, response.text
+    body = response.json()
+    assert body["message"] == "actual must be one of the model's classes (0, 1); got 7"
+    assert body["detail"][0]["loc"] == ["body", "actual"]
+    for wrong in ("1", True, 1.0, None):  # strict: the class's own JSON type only
+        assert client.post("/feedback", json={"prediction_id": first, "actual": wrong}).status_code == 422, wrong
 
 
 def test_api_key_guards_predict_and_feedback_only(serve, predictor: Predictor) -> None:
@@ -304,3 +303,24 @@ def test_max_batch_size_comes_from_the_environment(monkeypatch: pytest.MonkeyPat
 def test_probabilities_are_finite(client: TestClient, predictor: Predictor) -> None:
     body = client.post("/predict", json={"instances": rows(predictor.data, 50, seed=9)}).json()
     assert all(math.isfinite(p) and 0.0 <= p <= 1.0 for p in body["probabilities"])
+
+
+@pytest.mark.usefixtures("workspace")
+def test_ready_and_the_log_never_show_credentials(
+    params: Params, store: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """/ready answers anyone: a tracking URL with user and password must come out as ***."""
+
+    def unreachable(*_: object) -> Predictor:
+        raise ConfigError("the MLflow registry at http://admin:hunter2@mlflow:5000 cannot be used: connection refused")
+
+    monkeypatch.delenv(rest.API_KEY_ENV, raising=False)
+    monkeypatch.setattr(Predictor, "from_champion", unreachable)
+    with TestClient(rest.create_app(params, prediction_store_url=store)) as client:
+        ready = client.get("/ready")
+    assert ready.status_code == 503
+    assert ready.json()["detail"] == (
+        "model not loaded: the MLflow registry at http://***@mlflow:5000 cannot be used: connection refused"
+    )
+    assert "hunter2" not in caplog.text
+    assert "http://***@mlflow:5000" in caplog.text

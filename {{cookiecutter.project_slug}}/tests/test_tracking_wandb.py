@@ -8,7 +8,7 @@ from {{ cookiecutter.package_name }}.config import Params
 from {{ cookiecutter.package_name }}.data import prepare, write_prepared
 from {{ cookiecutter.package_name }}.evaluate import evaluate
 from {{ cookiecutter.package_name }}.tracking import ModelRef, get_tracker
-from {{ cookiecutter.package_name }}.tracking.base import CHAMPION_FILE, CHAMPION_REF_FILE
+from {{ cookiecutter.package_name }}.tracking.champion_file import CHAMPION_FILE, CHAMPION_REF_FILE
 from {{ cookiecutter.package_name }}.train import CHALLENGER_REF_FILE, train
 
 

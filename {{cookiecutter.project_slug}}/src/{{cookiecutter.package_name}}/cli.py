@@ -1,7 +1,9 @@
 """Command line for every step; DVC stages, the Makefile and CI all call these same commands.
 
-Exit codes: 0 success; 1 the check said no (e.g. `promoted` when the challenger was kept out);
-2 bad input or configuration, explained in one line.
+Exit codes: 0 success; 1 the check said no (`promoted` when the challenger was kept out, `drift` or
+`performance` when the verdict calls for retraining); 2 anything else that went wrong, explained in one line.
+Schedulers read 1 as "retrain", so nothing but a verdict may ever exit 1: `main` maps every uncaught exception,
+expected or not, to 2 (click's own usage errors already exit 2).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import typer
 
 from .config import load_params
 from .errors import ProjectError
+from .redaction import first_line, redact
 
 app = typer.Typer(
     help="{{ cookiecutter.project_name }}: data -> train -> evaluate -> serve -> monitor.",
@@ -116,7 +119,7 @@ def predict(
     chunk_size: int = typer.Option(50_000, min=1, help="Rows scored at a time; memory stays flat."),
 ) -> None:
     """Score a file in chunks, writing every input row with its prediction id, label and probability."""
-    from .batch import score_file
+    from .serving.batch import score_file
 
     summary = score_file(input, output, chunk_size=chunk_size)
     typer.echo(summary)
@@ -126,7 +129,7 @@ def predict(
 @app.command(name="export-onnx")
 def export_onnx() -> None:
     """Export the champion to ONNX and check parity with scikit-learn (a DVC stage)."""
-    from .onnx_export import export
+    from .serving.onnx_export import export
 
     typer.echo(export(load_params()))
 
@@ -137,7 +140,7 @@ def predict(
     output: Path = typer.Option(..., "--output", "-o", help="Where to write predictions (CSV)."),
 ) -> None:
     """Score a CSV with the edge runtime (onnxruntime and numpy only), showing model size and latency."""
-    from .edge_runtime import EdgeError, score_csv
+    from .serving.edge_runtime import EdgeError, score_csv
 
     try:
         typer.echo(score_csv(input, output))
@@ -192,8 +195,21 @@ def performance(
 
 
 def main() -> None:
+    """Run the CLI; every failure is one line on stderr and exit 2 (130 when interrupted), never a traceback."""
     try:
-        app()
+        code = app(standalone_mode=False)  # returns a command's typer.Exit code (a verdict) instead of exiting
+    except typer.Abort as abort:  # Ctrl-D, or an EOFError in a command that typer turned into an abort
+        cause = abort.__cause__
+        reason = f"unexpected {cause.__class__.__name__}: {first_line(cause)}" if cause else "aborted"
+        typer.echo(f"error: {reason}", err=True)
+        code = EXIT_USER_ERROR
+    except typer.TyperException as usage:  # bad options or arguments: typer's usage message, exit 2
+        usage.show()  # type: ignore[attr-defined]  (every usage error typer raises has show())
+        code = getattr(usage, "exit_code", EXIT_USER_ERROR)
     except ProjectError as error:
-        typer.echo(f"error: {error}", err=True)
-        sys.exit(EXIT_USER_ERROR)
+        typer.echo(f"error: {redact(str(error))}", err=True)
+        code = EXIT_USER_ERROR
+    except Exception as error:  # a failure nobody foresaw is still not a verdict: say what it was, exit 2
+        typer.echo(f"error: unexpected {error.__class__.__name__}: {first_line(error)}", err=True)
+        code = EXIT_USER_ERROR
+    sys.exit(code if isinstance(code, int) else 0)

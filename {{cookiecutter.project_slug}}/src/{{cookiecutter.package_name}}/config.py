@@ -53,6 +53,7 @@ class DataParams(_Strict):
 
 
 class TrainParams(_Strict):
+    family: str = "random_forest"  # a key of estimators.FAMILIES
     n_estimators: int = Field(ge=1)
     max_depth: int | None = Field(default=None, ge=1)
     min_samples_leaf: int = Field(default=1, ge=1)
@@ -70,6 +71,8 @@ class MonitoringParams(_Strict):
     min_precision: float = Field(ge=0, le=1)
     min_recall: float = Field(ge=0, le=1)
     max_error_rate: float = Field(ge=0, le=1)
+    min_outcomes: int = Field(default=30, ge=1)
+    """Fewer real outcomes say nothing about accuracy: `performance` reports "not enough outcomes" instead."""
 
 
 class Params(_Strict):
@@ -90,6 +93,10 @@ def load_params(path: Path | None = None) -> Params:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"{path}: file not found (set {PARAMS_FILE_ENV} or run from the project root)") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(
+            f"{path}: cannot read it ({getattr(exc, 'strerror', None) or exc.__class__.__name__})"
+        ) from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML ({exc.__class__.__name__})") from None
     try:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import lzma
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,6 +12,7 @@ from sklearn.model_selection import train_test_split
 
 from .config import DataParams
 from .errors import DataValidationError
+from .redaction import first_line
 from .schema import validate_frame
 
 PREPARED_DIR = Path("data/prepared")
@@ -24,14 +27,28 @@ class PreparedData:
     dropped_rows: int
 
 
+UNREADABLE = (
+    pd.errors.ParserError,
+    pd.errors.EmptyDataError,
+    UnicodeDecodeError,
+    EOFError,  # a truncated .gz
+    OSError,  # a corrupt .gz (BadGzipFile), a directory, no permission
+    ValueError,  # pandas' own complaints, e.g. a zip holding several files
+    zipfile.BadZipFile,
+    lzma.LZMAError,
+)
+
+
 def read_csv(path: Path) -> pd.DataFrame:
-    """Read a CSV, turning the usual failures into one-line errors."""
+    """Read a CSV (compressed ones too, by extension), turning every way of failing into one line naming the file."""
+    if path.is_dir():
+        raise DataValidationError(f"{path}: a directory, not a CSV file")
     try:
         return pd.read_csv(path)
     except FileNotFoundError:
         raise DataValidationError(f"{path}: file not found") from None
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise DataValidationError(f"{path}: not a readable CSV ({exc.__class__.__name__})") from None
+    except UNREADABLE as exc:
+        raise DataValidationError(f"{path}: not a readable CSV ({first_line(exc)})") from None
 
 
 def prepare(data: DataParams) -> PreparedData:

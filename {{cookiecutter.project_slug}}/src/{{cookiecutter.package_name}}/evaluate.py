@@ -27,8 +27,8 @@ def evaluate(params: Params, tracker: Tracker) -> Decision:
     ref = ModelRef.read(CHALLENGER_REF_FILE)
     positive = params.data.positive_label
     challenger_metrics = score(challenger, features, target, positive)
-    champion = tracker.load_champion()
-    champion_metrics = score(champion, features, target, positive) if champion is not None else None
+    champion = tracker.champion()
+    champion_metrics = score(champion.model, features, target, positive) if champion is not None else None
 
     metric = params.evaluate.metric
     decision = decide(

@@ -1,26 +1,39 @@
-"""The model: preprocessing (impute, one-hot) and a random forest in one scikit-learn pipeline.
+"""The model: preprocessing (impute, one-hot) and an estimator of the chosen family in one scikit-learn pipeline.
 
 No scaling: trees do not need it, and without it the ONNX export scores exactly as scikit-learn does.
 
-Saved with skops, never pickle: loading refuses any type outside scikit-learn, NumPy and SciPy, so a model
-file cannot run arbitrary code.
+Saved with skops, never pickle. Loading first lists the file's types and refuses any outside TRUSTED_TYPES, an
+exact allowlist (no prefixes: `builtins.eval` is a "builtin type" too), so a crafted model file cannot run code.
+Every path that loads a model (evaluate, serving, the MLflow registry) goes through `load_model`.
 """
 
 from __future__ import annotations
 
+import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import skops.io as sio
 from sklearn.compose import ColumnTransformer
-from sklearn.ensemble import RandomForestClassifier
 from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder
 
 from .config import DataParams, TrainParams
-from .errors import ModelNotFoundError
+from .errors import ModelNotFoundError, UntrustedModelError
+from .estimators import FAMILIES, family_named
 
-TRUSTED_PREFIXES = ("sklearn.", "numpy.", "scipy.", "builtins.")
+PREPROCESSING_TYPES = frozenset({"numpy.dtype"})
+"""What the imputer and the encoder are saved with beyond skops' defaults."""
+TRUSTED_TYPES = PREPROCESSING_TYPES.union(*(family.trusted_types for family in FAMILIES.values()))
+
+
+@dataclass(frozen=True)
+class Champion:
+    """The model serving in production and its version label (registry version, or a content digest)."""
+
+    model: Pipeline
+    version: str
 
 
 def build_pipeline(data: DataParams, train: TrainParams) -> Pipeline:
@@ -31,15 +44,8 @@ def build_pipeline(data: DataParams, train: TrainParams) -> Pipeline:
             ("categorical", OneHotEncoder(handle_unknown="ignore"), list(data.categorical_features)),
         ]
     )
-    forest = RandomForestClassifier(
-        n_estimators=train.n_estimators,
-        max_depth=train.max_depth,
-        min_samples_leaf=train.min_samples_leaf,
-        class_weight=train.class_weight,
-        random_state=data.seed,
-        n_jobs=-1,
-    )
-    return Pipeline([("preprocess", preprocess), ("classifier", forest)])
+    estimator = family_named(train.family).build(train, data.seed)
+    return Pipeline([("preprocess", preprocess), ("classifier", estimator)])
 
 
 def save_model(model: Pipeline, path: Path) -> None:
@@ -48,11 +54,14 @@ def save_model(model: Pipeline, path: Path) -> None:
 
 
 def trusted_types(path: Path) -> list[str]:
-    """The non-default types in a skops file, all of which must come from a trusted library."""
-    types = sio.get_untrusted_types(file=path)
-    refused = [name for name in types if not name.startswith(TRUSTED_PREFIXES)]
+    """The file's non-default types, each of which must be in TRUSTED_TYPES exactly."""
+    try:
+        types = sio.get_untrusted_types(file=path)
+    except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
+        raise ModelNotFoundError(f"{path}: not a skops model file ({exc.__class__.__name__})") from None
+    refused = sorted(set(types) - TRUSTED_TYPES)
     if refused:
-        raise ModelNotFoundError(f"{path}: refusing to load untrusted types {refused}")
+        raise UntrustedModelError(f"{path}: refusing to load a model holding untrusted types {refused}")
     return types
 
 

@@ -17,6 +17,7 @@ from sklearn.pipeline import Pipeline
 
 from .config import DataParams
 from .errors import ProjectError
+from .estimators import family_of
 
 PROBABILITY_TOLERANCE = 1e-4
 ONNX_OPSET = 17
@@ -30,7 +31,8 @@ def convert(model: Pipeline, data: DataParams) -> bytes:
     """One ONNX input per column (float for numbers, string for categories), outputs `label` and `probabilities`."""
     inputs = [(name, FloatTensorType([None, 1])) for name in data.numeric_features]
     inputs += [(name, StringTensorType([None, 1])) for name in data.categorical_features]
-    options = {id(model.steps[-1][1]): {"zipmap": False}}
+    estimator = model.steps[-1][1]
+    options = {id(estimator): family_of(estimator).onnx_options}
     return to_onnx(model, initial_types=inputs, options=options, target_opset=ONNX_OPSET).SerializeToString()
 
 

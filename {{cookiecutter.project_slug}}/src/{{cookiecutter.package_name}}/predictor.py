@@ -1,7 +1,8 @@
 """The one prediction core behind every serving style: the champion, checked as ONNX, scoring validated rows.
 
-Rows come either as a DataFrame (validated here against the schema) or as records an API layer has already
-validated against the same schema (the fast path: no pandas on the request path).
+Rows come as records an API layer has validated while parsing (the fast path: no pandas on the request path) or as
+a frame `schema.validate_frame` returned. Validation is not repeated here: `serving.service.PredictionService`
+is the one caller, and it validates each input exactly once.
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ import pandas as pd
 
 from .champion import Champion, load_champion
 from .config import DataParams, Params, load_params
+from .errors import DataValidationError
 from .onnx_model import OnnxScorer, scorer_for
-from .schema import MISSING_CATEGORY, validate_frame
+from .schema import MISSING_CATEGORY
 
 PARITY_SAMPLE_ROWS = 256
 
@@ -51,17 +53,27 @@ class Predictor:
         self.scorer: OnnxScorer = scorer_for(champion.model, data, parity_sample(data))
         classes = self.scorer.classes
         self._positive = classes.index(data.positive_label) if len(classes) == 2 else None
+        self._classes = {str(known): known.item() if isinstance(known, np.generic) else known for known in classes}
 
     @classmethod
     def from_champion(cls, params: Params | None = None) -> Predictor:
         return cls(load_champion(), (params or load_params()).data)
 
-    def predict_frame(self, frame: pd.DataFrame) -> ScoredRows:
-        """Validate a frame against the schema (exactly its columns), then score it."""
-        clean = validate_frame(frame, self.data, require_target=False, allow_extra_columns=False)
+    def known_class(self, value: object) -> int | str:
+        """The model's class that `value` names (an integer or its text form both match), or DataValidationError.
+
+        Returned as a plain Python value of the class's own type, so outcomes join with the logged predictions.
+        """
+        if isinstance(value, bool) or str(value) not in self._classes:
+            allowed = ", ".join(self._classes)
+            raise DataValidationError(f"actual must be one of the model's classes ({allowed}); got {value!r}")
+        return self._classes[str(value)]
+
+    def score_frame(self, clean: pd.DataFrame) -> ScoredRows:
+        """Score a frame `schema.validate_frame` returned."""
         return self._score(self.scorer.columns_from_frame(clean))
 
-    def predict_records(self, records: Sequence[Mapping[str, object]]) -> ScoredRows:
+    def score_records(self, records: Sequence[Mapping[str, object]]) -> ScoredRows:
         """Score records already validated against the schema (numbers or None, strings or None)."""
         columns = {
             name: np.array([[np.nan if r[name] is None else r[name]] for r in records], dtype=np.float32)

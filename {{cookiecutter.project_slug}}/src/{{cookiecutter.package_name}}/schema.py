@@ -6,9 +6,11 @@ the same thing everywhere.
 
 from __future__ import annotations
 
+import math
+
 import pandas as pd
 
-from .config import DataParams
+from .config import Bounds, DataParams
 from .errors import DataValidationError
 
 MISSING_CATEGORY = "missing"
@@ -56,6 +58,15 @@ def _numeric(values: pd.Series, column: str) -> pd.Series:
         example = values[bad].iloc[0]
         raise DataValidationError(f"column {column!r} must be numeric; found {example!r} ({int(bad.sum())} rows)")
     return numbers.astype("float64")
+
+
+def check_number(number: float, where: str, bounds: Bounds) -> float:
+    """One value against its column's rule (finite, within bounds): what `validate_frame` applies column-wise."""
+    if not math.isfinite(number):
+        raise DataValidationError(f"{where} must be a finite number; got {number}")
+    if (bounds.min is not None and number < bounds.min) or (bounds.max is not None and number > bounds.max):
+        raise DataValidationError(f"{where} must lie within [{bounds.min}, {bounds.max}]; got {number}")
+    return number
 
 
 def _check_bounds(values: pd.Series, column: str, low: float | None, high: float | None) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +11,7 @@ from sklearn.pipeline import Pipeline
 
 from .config import Params
 from .data import TRAIN_FILE, load_split
+from .estimators import family_of
 from .lineage import lineage_tags
 from .metrics import score
 from .model import build_pipeline, save_model
@@ -19,7 +19,6 @@ from .tracking import ModelRef, Tracker
 
 CHALLENGER_FILE = Path("models/challenger.skops")
 CHALLENGER_REF_FILE = Path("models/challenger.json")
-TREES_PER_STEP = 20
 
 
 def flatten(params: Params) -> dict[str, Any]:
@@ -32,19 +31,16 @@ def flatten(params: Params) -> dict[str, Any]:
 
 
 def fit_with_progress(model: Pipeline, features: pd.DataFrame, target: pd.Series) -> None:
-    """Grow the forest in steps (warm start) so a long fit shows real progress; same trees as one fit."""
-    preprocess, forest = model.named_steps["preprocess"], model.named_steps["classifier"]
+    """Fit the preprocessing, then the estimator its family's way, with a progress bar fed by the family."""
+    preprocess, estimator = model.named_steps["preprocess"], model.named_steps["classifier"]
     encoded = preprocess.fit_transform(features)
-    total = forest.n_estimators
-    forest.set_params(warm_start=True)
-    with Progress(transient=True) as progress, warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*warm_start.*", category=UserWarning)
-        task = progress.add_task("training", total=total)
-        for grown in range(min(TREES_PER_STEP, total), total + TREES_PER_STEP, TREES_PER_STEP):
-            forest.set_params(n_estimators=min(grown, total))
-            forest.fit(encoded, target)
-            progress.update(task, completed=forest.n_estimators)
-    forest.set_params(warm_start=False)
+    with Progress(transient=True) as progress:
+        task = progress.add_task("training", total=None)
+
+        def report(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        family_of(estimator).fit(estimator, encoded, target, report)
 
 
 def train(params: Params, tracker: Tracker) -> ModelRef:

@@ -20,8 +20,8 @@ from ..config import DataParams, Params
 from ..data import TRAIN_FILE, read_csv
 from ..errors import DataValidationError
 from ..schema import validate_frame
-from ..store import read_predictions
-from . import REPORTS_DIR, require_store
+from ..store import PredictionStore
+from . import REPORTS_DIR
 
 MIN_CURRENT_ROWS = 30
 """Fewer rows say nothing about a distribution: the job refuses rather than report a meaningless 'no drift'."""
@@ -78,11 +78,9 @@ def run_drift(params: Params, current: Path | None, window: int) -> DriftReport:
     data = params.data
     reference = _reference(data)
     if current is not None:
-        frame = validate_frame(read_csv(current), data, require_target=False, allow_extra_columns=False)
-        source = str(current)
+        frame, source = _validated(read_csv(current), data, str(current)), str(current)
     else:
         frame, source = _store_window(data, window)
-    frame = frame[data.features]
     if len(frame) < MIN_CURRENT_ROWS:
         raise DataValidationError(
             f"only {len(frame)} rows from {source}; drift needs at least {MIN_CURRENT_ROWS} to say anything"
@@ -110,9 +108,22 @@ def _reference(data: DataParams) -> pd.DataFrame:
     return validate_frame(read_csv(TRAIN_FILE), data, require_target=False)[data.features]
 
 
+def _validated(raw: pd.DataFrame, data: DataParams, source: str) -> pd.DataFrame:
+    """The window's schema features, refusing a window with no value at all: bad input, not a drift verdict."""
+    try:
+        clean = validate_frame(raw, data, require_target=False, allow_extra_columns=False)
+    except DataValidationError as error:
+        raise DataValidationError(f"{source}: {error}") from None
+    if raw[data.features].isna().all(axis=None):
+        raise DataValidationError(
+            f"{source}: every feature value of its {len(raw)} rows is missing; nothing to compare"
+        )
+    return clean[data.features]
+
+
 def _store_window(data: DataParams, window: int) -> tuple[pd.DataFrame, str]:
-    url = require_store()
-    frame = read_predictions(url, limit=window)
+    with PredictionStore.reader() as store:
+        frame = store.predictions(limit=window)
     if frame.empty:
         raise DataValidationError("the prediction store has no predictions yet: serve some, or pass --current FILE")
     missing = [column for column in data.features if column not in frame.columns]
@@ -120,8 +131,9 @@ def _store_window(data: DataParams, window: int) -> tuple[pd.DataFrame, str]:
         raise DataValidationError(
             f"logged inputs lack column(s) {', '.join(missing)}: were they logged by this schema?"
         )
-    clean = validate_frame(frame[data.features], data, require_target=False, allow_extra_columns=False)
-    return clean, f"the prediction store (newest {len(clean)}, window {window})"
+    return _validated(frame[data.features], data, "the prediction store"), (
+        f"the prediction store (newest {len(frame)}, window {window})"
+    )
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,9 @@ Outcomes arrive late: through the service's /feedback (stored next to the predic
 (`prediction_id`, `actual`) joined to the logged predictions. Accuracy, precision and recall come from Evidently's
 classification report (reports/performance.html); latency percentiles and the error rate come from the request
 log. Everything lands in reports/performance.json; the CLI exits 1 when a metric crosses its threshold in
-params.yaml (`monitoring.min_accuracy`, `min_precision`, `min_recall`, `max_error_rate`).
+params.yaml (`monitoring.min_accuracy`, `min_precision`, `min_recall`, `max_error_rate`). Model metrics are judged
+only with at least `monitoring.min_outcomes` outcomes: fewer say nothing (one wrong answer is accuracy 0.000), so
+the job reports "not enough outcomes" and exits 0; the service's error rate is judged either way.
 """
 
 from __future__ import annotations
@@ -18,13 +20,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import select
 
 from ..config import MonitoringParams, Params
 from ..data import TRAIN_FILE, read_csv
 from ..errors import DataValidationError
-from ..store import connect, predictions_table, read_outcomes, read_requests
-from . import REPORTS_DIR, require_store
+from ..store import PredictionStore
+from . import REPORTS_DIR
 
 HTML_REPORT = REPORTS_DIR / "performance.html"
 JSON_REPORT = REPORTS_DIR / "performance.json"
@@ -51,11 +52,18 @@ class PerformanceReport:
     metrics: dict[str, float | None]
     thresholds: dict[str, float]
     health: Health
-    html_report: str
+    html_report: str | None
+    min_outcomes: int = 1
     generated_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
+
+    @property
+    def enough_outcomes(self) -> bool:
+        return self.outcomes >= self.min_outcomes
 
     def summary_line(self) -> str:
         verdict = f"ALERT ({'; '.join(self.alerts)})" if self.alert else "OK"
+        if not self.enough_outcomes:
+            verdict += f" (not enough outcomes: {self.outcomes} of the {self.min_outcomes} needed to judge the model)"
         scores = ", ".join(
             f"{name} {'n/a' if value is None else format(value, '.3f')}" for name, value in self.metrics.items()
         )
@@ -65,22 +73,22 @@ class PerformanceReport:
             system = f"{health.requests} requests, error rate {health.error_rate:.1%}, latency {latency} ms"
         else:
             system = "no requests logged"
-        return (
-            f"{verdict}: {scores} on {self.outcomes} outcomes from {self.source}; {system}; report {self.html_report}"
-        )
+        report = f"; report {self.html_report}" if self.html_report else ""
+        return f"{verdict}: {scores} on {self.outcomes} outcomes from {self.source}; {system}{report}"
 
 
 def run_performance(params: Params, labels: Path | None) -> PerformanceReport:
     """Score logged predictions against their outcomes, check the service's health, write both reports."""
-    url = require_store()
-    if labels is not None:
-        joined, unmatched = _join_labels(url, labels)
-        source = str(labels)
-    else:
-        joined, unmatched = read_outcomes(url), 0
-        source = "/feedback"
-        if joined.empty:
-            raise DataValidationError("no outcomes yet: send them to /feedback or pass --labels FILE")
+    with PredictionStore.reader() as store:
+        if labels is not None:
+            joined, unmatched = _join_labels(store, labels)
+            source = str(labels)
+        else:
+            joined, unmatched = store.outcomes(), 0
+            source = "/feedback"
+            if joined.empty:
+                raise DataValidationError("no outcomes yet: send them to /feedback or pass --labels FILE")
+        requests = store.requests()
     joined = joined.dropna(subset=["actual"])
     if joined.empty:
         raise DataValidationError(f"no usable outcomes in {source}: every 'actual' is empty")
@@ -88,9 +96,14 @@ def run_performance(params: Params, labels: Path | None) -> PerformanceReport:
     actual = _label_text(joined["actual"])
     _check_classes(actual, params.data.target, source)
     positive = params.data.positive_label
-    metrics = _evidently_metrics(actual, _label_text(joined["prediction"]), str(positive))
-    health = _health(read_requests(url))
-    alerts = _alerts(metrics, health, params.monitoring)
+    limits = params.monitoring
+    enough = len(joined) >= limits.min_outcomes
+    if enough:
+        metrics = _evidently_metrics(actual, _label_text(joined["prediction"]), str(positive))
+    else:
+        metrics = dict.fromkeys(("accuracy", "precision", "recall", "f1"))
+    health = _health(requests)
+    alerts = _alerts(metrics, health, limits)
     report = PerformanceReport(
         alert=bool(alerts),
         alerts=alerts,
@@ -99,15 +112,17 @@ def run_performance(params: Params, labels: Path | None) -> PerformanceReport:
         unmatched_labels=unmatched,
         positive_label=positive,
         metrics=metrics,
-        thresholds=params.monitoring.model_dump(exclude={"drift_share"}),
+        thresholds=limits.model_dump(exclude={"drift_share"}),
         health=health,
-        html_report=str(HTML_REPORT),
+        html_report=str(HTML_REPORT) if enough else None,
+        min_outcomes=limits.min_outcomes,
     )
+    JSON_REPORT.parent.mkdir(parents=True, exist_ok=True)
     JSON_REPORT.write_text(json.dumps(asdict(report), indent=2) + "\n", encoding="utf-8")
     return report
 
 
-def _join_labels(url: str, path: Path) -> tuple[pd.DataFrame, int]:
+def _join_labels(store: PredictionStore, path: Path) -> tuple[pd.DataFrame, int]:
     """Outcomes from a labels file, joined to the logged predictions by id; also how many ids were unknown."""
     labels = read_csv(path)
     missing = [column for column in LABEL_COLUMNS if column not in labels.columns]
@@ -119,12 +134,7 @@ def _join_labels(url: str, path: Path) -> tuple[pd.DataFrame, int]:
     )
     if labels.empty:
         raise DataValidationError(f"{path}: no outcomes in the file")
-    query = select(predictions_table.c.id, predictions_table.c.prediction)
-    engine = connect(url)
-    with engine.connect() as conn:
-        predictions = pd.DataFrame(conn.execute(query).all(), columns=["prediction_id", "prediction"])
-    engine.dispose()
-    joined = labels.merge(predictions, on="prediction_id", how="inner")
+    joined = store.outcomes_from(labels)
     if joined.empty:
         raise DataValidationError(f"{path}: none of its {len(labels)} prediction ids are in the prediction store")
     return joined, len(labels) - len(joined)

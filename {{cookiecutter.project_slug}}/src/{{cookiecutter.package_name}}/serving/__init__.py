@@ -1,1 +1,1 @@
-"""The online serving layer ({{ cookiecutter.serving }}) over the shared prediction core."""
+"""Serving: the one PredictionService (service.py) and the {{ cookiecutter.serving }} adapter that speaks its protocol."""

@@ -9,16 +9,15 @@ neither field set is a missing value, which the model imputes. Errors name the f
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
-
-import numpy as np
+from collections.abc import Mapping
 
 from ..config import Bounds, DataParams
 from ..errors import DataValidationError
+from ..schema import check_number
 from . import prediction_pb2
 
 Record = dict[str, float | str | None]
-"""One validated row, as `Predictor.predict_records` takes it: numbers or None, strings or None."""
+"""One validated row, as `PredictionService.predict_records` takes it: numbers or None, strings or None."""
 
 
 def records_from_request(request: prediction_pb2.PredictRequest, data: DataParams) -> list[Record]:
@@ -54,12 +53,7 @@ def _number(value: prediction_pb2.Value, where: str, bounds: Bounds) -> float | 
         return None
     if kind != "number":
         raise DataValidationError(f"{where} must be a number; got text {value.text!r}")
-    number = value.number
-    if not math.isfinite(number):
-        raise DataValidationError(f"{where} must be a finite number; got {number}")
-    if (bounds.min is not None and number < bounds.min) or (bounds.max is not None and number > bounds.max):
-        raise DataValidationError(f"{where} must lie within [{bounds.min}, {bounds.max}]; got {number}")
-    return number
+    return check_number(value.number, where, bounds)
 
 
 def _text(value: prediction_pb2.Value, where: str) -> str | None:
@@ -105,17 +99,3 @@ def label_message(label: object) -> prediction_pb2.Label:
 def label_value(label: prediction_pb2.Label) -> int | str | None:
     kind = label.WhichOneof("kind")
     return None if kind is None else getattr(label, kind)
-
-
-def known_label(label: prediction_pb2.Label, classes: Sequence[object]) -> int | str:
-    """The model's class that `label` names (an integer or its text form both match), or DataValidationError.
-
-    Returned as a plain Python value of the class's own type, so outcomes join with the logged predictions.
-    """
-    value = label_value(label)
-    if value is None:
-        raise DataValidationError("actual: set the integer or the text of the real outcome")
-    by_text = {str(known): known.item() if isinstance(known, np.generic) else known for known in classes}
-    if str(value) not in by_text:
-        raise DataValidationError(f"actual must be one of the model's classes ({', '.join(by_text)}); got {value!r}")
-    return by_text[str(value)]

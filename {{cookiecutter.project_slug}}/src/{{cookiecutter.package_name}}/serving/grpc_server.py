@@ -19,7 +19,6 @@ import os
 import signal
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -32,9 +31,10 @@ from prometheus_client import start_http_server
 from ..config import DataParams, load_params
 from ..errors import ConfigError, DataValidationError
 from ..predictor import Predictor
-from ..store import PredictionLog, PredictionRecord, RequestRecord
+from ..store import PredictionStore
 from . import prediction_pb2, prediction_pb2_grpc, telemetry
-from .grpc_messages import known_label, label_message, records_from_request
+from .grpc_messages import label_message, label_value, records_from_request
+from .service import NotReadyError, PredictionService
 
 METRICS_PORT_ENV = "METRICS_PORT"
 DEFAULT_METRICS_PORT = 9090
@@ -43,54 +43,41 @@ WORKERS = 8  # concurrent RPCs; one prediction takes about a millisecond
 GRACE_SECONDS = 10.0
 MODEL_RETRY_SECONDS = 10.0
 SOURCE = "grpc"
+NOT_SERVING = "no model loaded yet: the health service says when it is"
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 logger = logging.getLogger(__name__)
 
 
 class PredictionServicer(prediction_pb2_grpc.PredictionServiceServicer):
-    """Validates each request against the schema, scores it with the champion and logs everything."""
+    """Translates protobuf to the PredictionService and its errors to gRPC status codes; nothing else."""
 
-    def __init__(self, data: DataParams, log: PredictionLog) -> None:
-        self.data = data
-        self.log = log
-        self.predictor: Predictor | None = None  # set once the champion is loaded
+    def __init__(self, service: PredictionService) -> None:
+        self.service = service
 
     def Predict(
         self, request: prediction_pb2.PredictRequest, context: grpc.ServicerContext
     ) -> prediction_pb2.PredictResponse:
         started = time.perf_counter()
-        request_id = uuid.uuid4().hex
-        predictor = self.predictor
         rows = len(request.instances)
-        if predictor is None:
-            self._finish(request_id, "error", started, rows, None)
-            context.abort(grpc.StatusCode.UNAVAILABLE, "no model loaded yet: the health service says when it is")
+        if self.service.predictor is None:
+            self.service.refused("error", started, rows)
+            context.abort(grpc.StatusCode.UNAVAILABLE, NOT_SERVING)
         try:
-            records = records_from_request(request, self.data)
+            records = records_from_request(request, self.service.data)
         except DataValidationError as error:
-            self._finish(request_id, "invalid", started, rows, predictor.model_version)
+            self.service.refused("invalid", started, rows)
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(error))
         try:
-            scored = predictor.predict_records(records)
+            scored = self.service.predict_records(records, started)
+        except NotReadyError:
+            context.abort(grpc.StatusCode.UNAVAILABLE, NOT_SERVING)
         except Exception:  # a bug or a broken model: log it, answer without internals
-            logger.exception("prediction request %s failed", request_id)
-            self._finish(request_id, "error", started, rows, predictor.model_version)
-            context.abort(grpc.StatusCode.INTERNAL, f"prediction failed (request {request_id}); see the server log")
-        predictions = [
-            PredictionRecord(
-                id=id_, inputs=record, prediction=label, probability=probability, model_version=scored.model_version
-            )
-            for id_, record, label, probability in zip(
-                scored.ids, records, scored.labels, scored.probabilities, strict=True
-            )
-        ]
-        self._finish(request_id, "ok", started, rows, scored.model_version, predictions)
+            logger.exception("prediction request failed")
+            context.abort(grpc.StatusCode.INTERNAL, "prediction failed; see the server log")
         return prediction_pb2.PredictResponse(
             predictions=[
-                prediction_pb2.Prediction(
-                    prediction_id=p.id, label=label_message(p.prediction), probability=p.probability
-                )
-                for p in predictions
+                prediction_pb2.Prediction(prediction_id=id_, label=label_message(label), probability=probability)
+                for id_, label, probability in zip(scored.ids, scored.labels, scored.probabilities, strict=True)
             ],
             model_version=scored.model_version,
         )
@@ -98,39 +85,29 @@ class PredictionServicer(prediction_pb2_grpc.PredictionServiceServicer):
     def Feedback(
         self, request: prediction_pb2.FeedbackRequest, context: grpc.ServicerContext
     ) -> prediction_pb2.FeedbackResponse:
-        predictor = self.predictor
-        if predictor is None:
-            context.abort(grpc.StatusCode.UNAVAILABLE, "no model loaded yet: the health service says when it is")
         if not request.prediction_id:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, "prediction_id: required")
+        actual = label_value(request.actual)
+        if actual is None:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, "actual: set the integer or the text of the real outcome")
         try:
-            actual = known_label(request.actual, predictor.scorer.classes)
+            known = self.service.record_feedback(request.prediction_id, actual)
+        except NotReadyError:
+            context.abort(grpc.StatusCode.UNAVAILABLE, NOT_SERVING)
         except DataValidationError as error:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(error))
-        if not self.log.record_feedback(request.prediction_id, actual):
+        if not known:
             context.abort(grpc.StatusCode.NOT_FOUND, f"prediction_id {request.prediction_id!r}: no such prediction")
         return prediction_pb2.FeedbackResponse()
-
-    def _finish(
-        self,
-        request_id: str,
-        status: str,
-        started: float,
-        rows: int,
-        model_version: str | None,
-        predictions: list[PredictionRecord] | None = None,
-    ) -> None:
-        seconds = time.perf_counter() - started
-        record = RequestRecord(request_id, SOURCE, status, seconds * 1000, rows, model_version)
-        self.log.record(record, predictions or [])
-        telemetry.observe(status, seconds, [p.prediction for p in predictions or []])
 
 
 class GrpcService:
     """The server, its health and its model loader: `start()` returns at once, `stop()` drains everything."""
 
-    def __init__(self, data: DataParams, log: PredictionLog, load: Callable[[], Predictor]) -> None:
-        self.servicer = PredictionServicer(data, log)
+    def __init__(self, data: DataParams, store: PredictionStore, load: Callable[[], Predictor]) -> None:
+        self.store = store
+        self.service = PredictionService(data, SOURCE, store, telemetry=telemetry)
+        self.servicer = PredictionServicer(self.service)
         self.health = health.HealthServicer()
         self._load = load
         self._stopping = threading.Event()
@@ -162,21 +139,16 @@ class GrpcService:
         self.health.enter_graceful_shutdown()
         self.server.stop(grace).wait()
         self._executor.shutdown(wait=True)  # handlers still running after the grace period log their requests too
-        self.servicer.log.close()
+        self.store.close()
 
     def _load_champion(self) -> None:
         while not self._stopping.is_set():
-            try:
-                predictor = self._load()
-            except Exception as error:  # no champion yet, registry unreachable, ...: report and retry
-                logger.warning("not serving: %s (retrying in %.0f s)", error, MODEL_RETRY_SECONDS)
+            if not self.service.load(self._load):  # no champion yet, registry unreachable, ...: retry
+                logger.warning("retrying in %.0f s", MODEL_RETRY_SECONDS)
                 self._stopping.wait(MODEL_RETRY_SECONDS)
                 continue
-            self.servicer.predictor = predictor
-            telemetry.serving_model(predictor.model_version)
             if not self._stopping.is_set():
                 self._set_health(health_pb2.HealthCheckResponse.SERVING)
-            logger.info("serving model version %s", predictor.model_version)
             return
 
     def _set_health(self, status: health_pb2.HealthCheckResponse.ServingStatus.ValueType) -> None:
@@ -224,12 +196,14 @@ def run(host: str, port: int) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     params = load_params()
     metrics_at = metrics_port()
+    store = PredictionStore.writer()  # a wrong store URL fails here, in one line, before anything listens
     with stop_signals() as wait_for_signal:
         try:
             metrics, _ = start_http_server(metrics_at, addr=host)
         except OSError as error:
+            store.close()
             raise ConfigError(f"cannot serve metrics on {host}:{metrics_at}: {error.strerror}") from None
-        service = GrpcService(params.data, PredictionLog(), lambda: Predictor.from_champion(params))
+        service = GrpcService(params.data, store, lambda: Predictor.from_champion(params))
         try:
             bound = service.start(host, port)
             logger.info("gRPC on %s:%d, metrics on http://%s:%d/metrics", host, bound, host, metrics_at)

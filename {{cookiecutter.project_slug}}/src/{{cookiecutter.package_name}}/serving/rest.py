@@ -4,7 +4,8 @@ Built for a small request path: `async` endpoints, request bodies parsed and val
 Rust JSON parser against models generated from params.yaml, ONNX scoring without pandas, orjson responses, and
 the database write left to the store's background thread. Endpoints: POST /predict, POST /feedback, GET /health
 (alive), GET /ready (model loaded), GET /metrics (Prometheus). Set API_KEY to require an `X-API-Key` header on
-/predict and /feedback.
+/predict and /feedback. Scoring, logging and telemetry are the PredictionService's (service.py): this module only
+speaks HTTP.
 """
 
 from __future__ import annotations
@@ -13,10 +14,8 @@ import copy
 import logging
 import os
 import secrets
-import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from time import perf_counter
 from typing import Any
 
@@ -30,11 +29,12 @@ from pydantic import BaseModel, ValidationError
 
 from .. import __version__
 from ..config import Params, load_params
-from ..errors import ConfigError
+from ..errors import DataValidationError
 from ..predictor import Predictor
-from ..store import STORE_URL_ENV, PredictionLog, PredictionRecord, RequestRecord, connect, store_url
+from ..store import PredictionStore
+from . import telemetry
 from .request_models import RequestModels, build_request_models, max_batch_size_from_env
-from .telemetry import observe, serving_model
+from .service import NotReadyError, PredictionService
 
 API_KEY_ENV = "API_KEY"
 API_KEY_HEADER = "x-api-key"
@@ -67,13 +67,6 @@ class Ready(BaseModel):
     model_version: str
 
 
-@dataclass
-class _State:
-    predictor: Predictor | None = None
-    not_ready: str = "starting"
-    log: PredictionLog | None = None
-
-
 def create_app(
     params: Params | None = None,
     predictor: Predictor | None = None,
@@ -87,26 +80,25 @@ def create_app(
     params = params or load_params()
     api_key = api_key if api_key is not None else os.environ.get(API_KEY_ENV) or None
     models = build_request_models(params.data, max_batch_size or max_batch_size_from_env())
-    state = _State()
+    body_limit = models.max_batch_size * ROW_BUDGET_BYTES
+    # Opened here, not at startup: a wrong store URL fails `serve` in one line before uvicorn starts.
+    store = PredictionStore.writer(prediction_store_url)
+    service = PredictionService(params.data, SOURCE, store, predictor=predictor, telemetry=telemetry)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        state.log = PredictionLog(prediction_store_url or store_url())
-        state.predictor = predictor or await run_in_threadpool(_load_champion, params, state)
-        if state.predictor is not None:
-            serving_model(state.predictor.model_version)
-            logger.info("serving model version %s", state.predictor.model_version)
+        if service.predictor is None:
+            await run_in_threadpool(service.load, lambda: Predictor.from_champion(params))
         try:
             yield
         finally:
-            state.log.close()  # drains the queue: a graceful shutdown loses no logged prediction
+            store.close()  # drains the queue: a graceful shutdown loses no logged prediction
 
     app = FastAPI(
         title="{{ cookiecutter.project_name }}",
         description="{{ cookiecutter.description }}",
         version=__version__,
         lifespan=lifespan,
-        max_body_size=models.max_batch_size * ROW_BUDGET_BYTES,
     )
     protected = {401: {"model": Message, "description": "Missing or wrong X-API-Key header."}} if api_key else {}
 
@@ -117,7 +109,7 @@ def create_app(
         responses={
             200: {"model": models.predict_response, "description": "One prediction per instance."},
             **protected,
-            413: {"model": Message, "description": f"More than {models.max_batch_size * ROW_BUDGET_BYTES} bytes."},
+            413: {"model": Message, "description": f"More than {body_limit} bytes."},
             415: {"model": Message, "description": "The body is not JSON."},
             422: {"model": ValidationFailure, "description": "The body does not match the schema."},
             503: {"model": Message, "description": "No model loaded."},
@@ -127,41 +119,31 @@ def create_app(
         started = perf_counter()
         if api_key and not _authorized(request, api_key):
             return _message(401, "missing or wrong X-API-Key header")
-        current = state.predictor
-        if current is None:
-            _log_request(state, "error", started)
-            return _message(503, f"model not loaded: {state.not_ready}")
-        refused = _refuse_non_json(request)
-        if refused:
-            _log_request(state, "invalid", started)
-            return refused
+        if service.predictor is None:
+            service.refused("error", started, 0)
+            return _message(503, f"model not loaded: {service.not_ready}")
+        body = await _json_body_of(request, body_limit)
+        if isinstance(body, Response):
+            service.refused("invalid", started, 0)
+            return body
         try:
-            payload = models.predict_request.model_validate_json(await request.body())
+            payload = models.predict_request.model_validate_json(body)
         except ValidationError as error:
-            _log_request(state, "invalid", started)
+            service.refused("invalid", started, 0)
             return _invalid(error)
         records = payload.model_dump(by_alias=True)["instances"]
         try:
-            scored = current.predict_records(records)
+            scored = service.predict_records(records, started)
+        except NotReadyError as error:
+            return _message(503, str(error))
         except Exception:
             logger.exception("prediction failed")
-            _log_request(state, "error", started)
             return _message(500, "prediction failed; the error is in the service log")
-        seconds = perf_counter() - started
-        version = scored.model_version
-        rows = [
-            PredictionRecord(id=pid, inputs=record, prediction=label, probability=probability, model_version=version)
-            for pid, record, label, probability in zip(
-                scored.ids, records, scored.labels, scored.probabilities, strict=True
-            )
-        ]
-        state.log.record(RequestRecord(uuid.uuid4().hex, SOURCE, "ok", seconds * 1000, len(rows), version), rows)
-        observe("ok", seconds, scored.labels)
         body = {
             "predictions": scored.labels,
             "probabilities": scored.probabilities,
             "prediction_ids": scored.ids,
-            "model_version": version,
+            "model_version": scored.model_version,
         }
         return Response(orjson.dumps(body), media_type="application/json")
 
@@ -174,21 +156,31 @@ def create_app(
             202: {"model": Accepted, "description": "Outcome recorded."},
             **protected,
             404: {"model": Message, "description": "Unknown prediction id."},
+            413: {"model": Message, "description": f"More than {body_limit} bytes."},
             415: {"model": Message, "description": "The body is not JSON."},
-            422: {"model": ValidationFailure, "description": "The body does not match the schema."},
+            422: {
+                "model": ValidationFailure,
+                "description": "The body does not match the schema, or `actual` is not one of the model's classes.",
+            },
+            503: {"model": Message, "description": "No model loaded (its classes judge `actual`)."},
         },
     )
     async def feedback(request: Request) -> Response:
         if api_key and not _authorized(request, api_key):
             return _message(401, "missing or wrong X-API-Key header")
-        refused = _refuse_non_json(request)
-        if refused:
-            return refused
+        body = await _json_body_of(request, body_limit)
+        if isinstance(body, Response):
+            return body
         try:
-            outcome = models.feedback_request.model_validate_json(await request.body())
+            outcome = models.feedback_request.model_validate_json(body)
         except ValidationError as error:
             return _invalid(error)
-        known = await run_in_threadpool(state.log.record_feedback, outcome.prediction_id, outcome.actual)
+        try:
+            known = await run_in_threadpool(service.record_feedback, outcome.prediction_id, outcome.actual)
+        except NotReadyError as error:
+            return _message(503, str(error))
+        except DataValidationError as error:
+            return _invalid_field(["actual"], str(error), "value_error.class")
         if not known:
             return _message(404, f"unknown prediction_id {outcome.prediction_id}")
         return Response(orjson.dumps({"status": "recorded"}), status_code=202, media_type="application/json")
@@ -203,9 +195,9 @@ def create_app(
         responses={200: {"model": Ready}, 503: {"model": Message, "description": "No model loaded."}},
     )
     async def ready() -> Response:
-        if state.predictor is None:
-            return _message(503, f"model not loaded: {state.not_ready}")
-        body = {"status": "ready", "model_version": state.predictor.model_version}
+        if service.predictor is None:
+            return _message(503, f"model not loaded: {service.not_ready}")
+        body = {"status": "ready", "model_version": service.predictor.model_version}
         return Response(orjson.dumps(body), media_type="application/json")
 
     @app.get("/metrics", summary="Prometheus metrics", response_class=Response)
@@ -219,27 +211,7 @@ def create_app(
 def run(host: str, port: int) -> None:
     """Serve until SIGTERM/SIGINT; uvicorn then finishes open requests and the lifespan drains the store."""
     app = create_app()
-    _check_store(store_url())
     uvicorn.run(app, host=host, port=port, access_log=False, log_config=_log_config(), server_header=False)
-
-
-def _check_store(url: str) -> None:
-    """Fail before serving, in one line, when the prediction store cannot be opened (bad URL, driver, path)."""
-    try:
-        connect(url).dispose()
-    except Exception as error:
-        reason = str(error).splitlines()[0] if str(error) else error.__class__.__name__
-        # The URL is not echoed: it may hold a password.
-        raise ConfigError(f"cannot open the prediction store ({STORE_URL_ENV}): {reason}") from None
-
-
-def _load_champion(params: Params, state: _State) -> Predictor | None:
-    try:
-        return Predictor.from_champion(params)
-    except Exception as error:  # a service without a model still answers /health and explains itself on /ready
-        state.not_ready = str(error) or error.__class__.__name__
-        logger.warning("not ready, no model loaded: %s", state.not_ready)
-        return None
 
 
 def _authorized(request: Request, api_key: str) -> bool:
@@ -248,25 +220,35 @@ def _authorized(request: Request, api_key: str) -> bool:
     return given is not None and secrets.compare_digest(given.encode("latin-1"), api_key.encode("utf-8"))
 
 
-def _refuse_non_json(request: Request) -> Response | None:
-    """Only JSON bodies: a browser page cannot send those cross-site without a CORS preflight."""
+async def _json_body_of(request: Request, limit: int) -> bytes | Response:
+    """The body, or the JSON error to answer with: 415 unless it is JSON, 413 past `limit` bytes.
+
+    Only JSON bodies: a browser page cannot send those cross-site without a CORS preflight. The size is checked
+    against Content-Length first, then while reading (a chunked body has no length), so a huge body is never held.
+    """
     media = request.headers.get("content-type", "").partition(";")[0].strip().lower()
-    if media == "application/json" or (media.startswith("application/") and media.endswith("+json")):
-        return None
-    return _message(415, "send the body as JSON with the header Content-Type: application/json")
-
-
-def _log_request(state: _State, status: str, started: float) -> None:
-    """A request that produced no prediction still counts: the monitors compute error rates from these."""
-    seconds = perf_counter() - started
-    version = state.predictor.model_version if state.predictor else None
-    if state.log is not None:
-        state.log.record(RequestRecord(uuid.uuid4().hex, SOURCE, status, seconds * 1000, 0, version))
-    observe(status, seconds)
+    if not (media == "application/json" or (media.startswith("application/") and media.endswith("+json"))):
+        return _message(415, "send the body as JSON with the header Content-Type: application/json")
+    too_large = _message(413, f"the body is larger than {limit} bytes; send fewer instances per request")
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        return too_large
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            return too_large
+    return bytes(body)
 
 
 def _message(status: int, detail: str) -> Response:
     return Response(orjson.dumps({"detail": detail}), status_code=status, media_type="application/json")
+
+
+def _invalid_field(loc: list[str | int], message: str, kind: str) -> Response:
+    """422 for a value the schema accepts but the model does not know; `message` names the field itself."""
+    body = {"message": message, "detail": [{"loc": ["body", *loc], "msg": message, "type": kind}]}
+    return Response(orjson.dumps(body), status_code=422, media_type="application/json")
 
 
 def _invalid(error: ValidationError) -> Response:

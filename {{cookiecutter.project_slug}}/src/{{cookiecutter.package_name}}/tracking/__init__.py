@@ -4,7 +4,7 @@ Training and evaluation only see `get_tracker()`; switching backend means swappi
 (see the README's "Switch tracking backend").
 """
 
-from .base import ModelRef, Tracker
+from .base import CHAMPION_ALIAS, ModelRef, Tracker
 {%- if cookiecutter.tracking in ["mlflow", "mlflow-server"] %}
 from .mlflow_backend import MlflowTracker as _Backend
 {%- elif cookiecutter.tracking == "wandb" %}
@@ -15,7 +15,7 @@ from .local_backend import LocalTracker as _Backend
 
 MODEL_NAME = "{{ cookiecutter.package_name }}"
 
-__all__ = ["MODEL_NAME", "ModelRef", "Tracker", "get_tracker"]
+__all__ = ["CHAMPION_ALIAS", "MODEL_NAME", "ModelRef", "Tracker", "get_tracker"]
 
 
 def get_tracker() -> Tracker:

@@ -1,4 +1,4 @@
-"""What every tracking backend offers: record a training run, load and promote the champion."""
+"""What every tracking backend offers: record a training run, and the champion: read it, promote a challenger."""
 
 from __future__ import annotations
 
@@ -10,12 +10,9 @@ from typing import Any, Protocol
 import pandas as pd
 from sklearn.pipeline import Pipeline
 
+from ..model import Champion
+
 CHAMPION_ALIAS = "champion"
-{%- if cookiecutter.tracking in ["wandb", "none"] %}
-# The champion as a file: what evaluation and serving load, with no tracking service needed.
-CHAMPION_FILE = Path("models/champion.skops")
-CHAMPION_REF_FILE = Path("models/champion.json")
-{%- endif %}
 
 
 @dataclass(frozen=True)
@@ -36,6 +33,9 @@ class ModelRef:
 
 
 class Tracker(Protocol):
+    location: str
+    """Where the champion is kept, safe to print (credentials redacted)."""
+
     def log_training(
         self,
         *,
@@ -53,12 +53,12 @@ class Tracker(Protocol):
         """Attach holdout metrics and the gate's decision to the run that trained `ref`."""
         ...
 
-    def load_champion(self) -> Pipeline | None:
-        """The model serving in production now, or None before the first promotion."""
-        ...
+    def champion(self) -> Champion | None:
+        """The model serving in production now, with its version; None before the first promotion.
 
-    def champion_version(self) -> str | None:
-        """The champion's version label, or None before the first promotion."""
+        Raises TrackingUnavailableError when the store cannot be asked: that is not the same as "no champion".
+        The model is loaded through `model.load_model`, so its file passes the skops allowlist first.
+        """
         ...
 
     def promote(self, ref: ModelRef, model_file: Path) -> None:

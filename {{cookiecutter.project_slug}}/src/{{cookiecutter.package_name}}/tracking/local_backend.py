@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -11,13 +10,15 @@ from typing import Any
 import pandas as pd
 from sklearn.pipeline import Pipeline
 
-from ..model import load_model
-from .base import CHAMPION_FILE, CHAMPION_REF_FILE, ModelRef
+from ..model import Champion
+from .base import ModelRef
+from .champion_file import CHAMPION_FILE, CHAMPION_REF_FILE, read_champion, write_champion
 
 
 class LocalTracker:
     def __init__(self, model_name: str) -> None:
         self.model_name = model_name
+        self.location = str(CHAMPION_REF_FILE)
 
     def log_training(
         self,
@@ -36,13 +37,8 @@ class LocalTracker:
     def log_evaluation(self, ref: ModelRef, metrics: dict[str, float], promoted: bool) -> None:
         """Nothing to do: the evaluate stage's DVC metrics file is the record."""
 
-    def load_champion(self) -> Pipeline | None:
-        return load_model(CHAMPION_FILE) if CHAMPION_FILE.is_file() else None
-
-    def champion_version(self) -> str | None:
-        return ModelRef.read(CHAMPION_REF_FILE).version if CHAMPION_REF_FILE.is_file() else None
+    def champion(self) -> Champion | None:
+        return read_champion()
 
     def promote(self, ref: ModelRef, model_file: Path) -> None:
-        CHAMPION_FILE.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(model_file, CHAMPION_FILE)
-        ModelRef(version=ref.version, run_id=ref.run_id, uri=str(CHAMPION_FILE)).write(CHAMPION_REF_FILE)
+        write_champion(ref, model_file, uri=str(CHAMPION_FILE))

@@ -12,6 +12,7 @@ Talks to the tracking server named by MLFLOW_TRACKING_URI (docker-compose.yml ru
 from __future__ import annotations
 
 import os
+import tempfile
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
@@ -35,8 +36,9 @@ from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
 from sklearn.pipeline import Pipeline
 
-from ..errors import ConfigError
-from ..model import trusted_types
+from ..errors import ModelNotFoundError, TrackingUnavailableError
+from ..model import Champion, load_model, trusted_types
+from ..redaction import first_line, redact
 from .base import CHAMPION_ALIAS, ModelRef
 
 # Listing requirements ourselves saves MLflow ~6 s of inference per logged model.
@@ -47,11 +49,10 @@ class MlflowTracker:
     def __init__(self, model_name: str) -> None:
         self.model_name = model_name
         self.client = mlflow.MlflowClient()
-        try:
-            mlflow.set_experiment(model_name)
-        except MlflowException as exc:
-            uri = mlflow.get_tracking_uri()
-            raise ConfigError(f"MLflow tracking store {uri} is not usable: {exc.message.splitlines()[0]}") from None
+        self.location = f"the MLflow registry at {redact(mlflow.get_tracking_uri())} (model {model_name})"
+
+    def _unavailable(self, exc: Exception) -> TrackingUnavailableError:
+        return TrackingUnavailableError(f"{self.location} cannot be used: {first_line(exc)}")
 
     def log_training(
         self,
@@ -63,6 +64,10 @@ class MlflowTracker:
         tags: dict[str, str],
         model_file: Path,
     ) -> ModelRef:
+        try:
+            mlflow.set_experiment(self.model_name)
+        except MlflowException as exc:
+            raise self._unavailable(exc) from None
         with mlflow.start_run(tags=tags) as run:
             mlflow.log_params(params)
             mlflow.log_metrics(metrics)
@@ -89,18 +94,33 @@ class MlflowTracker:
             self.client.log_metric(ref.run_id, f"test_{key}", value)
         self.client.set_tag(ref.run_id, "promoted", str(promoted).lower())
 
-    def load_champion(self) -> Pipeline | None:
-        if self.champion_version() is None:
+    def champion(self) -> Champion | None:
+        """The aliased version's skops file, downloaded and loaded through the allowlist (never MLflow's loader,
+        which would trust whatever types the MLmodel file lists)."""
+        version = self._champion_version()
+        if version is None:
             return None
-        return mlflow.sklearn.load_model(f"models:/{self.model_name}@{CHAMPION_ALIAS}")
+        try:
+            with tempfile.TemporaryDirectory(prefix="champion-") as scratch:
+                local = mlflow.artifacts.download_artifacts(
+                    artifact_uri=f"models:/{self.model_name}/{version}", dst_path=scratch
+                )
+                files = sorted(Path(local).rglob("*.skops"))
+                if not files:
+                    raise ModelNotFoundError(f"{self.location}: version {version} holds no skops model file")
+                return Champion(load_model(files[0]), version)
+        except (MlflowException, OSError) as exc:
+            raise self._unavailable(exc) from None
 
-    def champion_version(self) -> str | None:
+    def _champion_version(self) -> str | None:
         try:
             aliases = self.client.get_registered_model(self.model_name).aliases
         except MlflowException as exc:
             if exc.error_code == "RESOURCE_DOES_NOT_EXIST":  # nothing registered yet
                 return None
-            raise
+            raise self._unavailable(exc) from None
+        except OSError as exc:  # connection errors that MLflow does not wrap
+            raise self._unavailable(exc) from None
         return str(aliases[CHAMPION_ALIAS]) if CHAMPION_ALIAS in aliases else None
 
     def promote(self, ref: ModelRef, model_file: Path) -> None:

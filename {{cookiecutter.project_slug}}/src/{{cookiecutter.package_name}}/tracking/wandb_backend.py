@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -20,14 +19,16 @@ import pandas as pd
 import wandb
 from sklearn.pipeline import Pipeline
 
-from ..model import load_model
-from .base import CHAMPION_ALIAS, CHAMPION_FILE, CHAMPION_REF_FILE, ModelRef
+from ..model import Champion
+from .base import CHAMPION_ALIAS, ModelRef
+from .champion_file import CHAMPION_REF_FILE, read_champion, write_champion
 
 
 class WandbTracker:
     def __init__(self, model_name: str) -> None:
         self.model_name = model_name
         self.project = os.environ.get("WANDB_PROJECT", model_name)
+        self.location = f"{CHAMPION_REF_FILE} (the local mirror of the W&B {CHAMPION_ALIAS!r} artifact)"
 
     def _init(self, job_type: str, config: dict[str, Any]) -> wandb.Run:
         """A run whose files land in $WANDB_DIR (default: here), read per call as W&B caches it per process."""
@@ -60,17 +61,11 @@ class WandbTracker:
             run.summary.update({f"test_{name}": value for name, value in metrics.items()})
             run.summary["promoted"] = promoted
 
-    def load_champion(self) -> Pipeline | None:
-        return load_model(CHAMPION_FILE) if CHAMPION_FILE.is_file() else None
-
-    def champion_version(self) -> str | None:
-        return ModelRef.read(CHAMPION_REF_FILE).version if CHAMPION_REF_FILE.is_file() else None
+    def champion(self) -> Champion | None:
+        return read_champion()
 
     def promote(self, ref: ModelRef, model_file: Path) -> None:
         with self._init("promote", {"champion": ref.version}) as run:
             artifact = self._model_artifact(model_file, {"digest": ref.version, "trained_by_run": ref.run_id})
             run.log_artifact(artifact, aliases=[CHAMPION_ALIAS])
-        CHAMPION_FILE.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(model_file, CHAMPION_FILE)
-        champion_uri = f"{self.project}/{self.model_name}:{CHAMPION_ALIAS}"
-        ModelRef(version=ref.version, run_id=ref.run_id, uri=champion_uri).write(CHAMPION_REF_FILE)
+        write_champion(ref, model_file, uri=f"{self.project}/{self.model_name}:{CHAMPION_ALIAS}")

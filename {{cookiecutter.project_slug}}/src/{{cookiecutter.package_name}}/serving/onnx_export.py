@@ -18,13 +18,13 @@ import onnx
 import onnxruntime
 import skl2onnx
 
-from . import onnx_model
-from .champion import load_champion
-from .config import DataParams, Params
-from .data import TEST_FILE, load_split
-from .onnx_model import ONNX_OPSET, OnnxScorer, Parity, ParityError, check_parity, convert
-from .predictor import parity_sample
-from .schema import MISSING_CATEGORY
+from .. import onnx_model
+from ..champion import load_champion
+from ..config import DataParams, Params
+from ..data import TEST_FILE, load_split
+from ..onnx_model import ONNX_OPSET, OnnxScorer, Parity, ParityError, check_parity, convert
+from ..predictor import parity_sample
+from ..schema import MISSING_CATEGORY
 
 ONNX_FILE = Path("models/model.onnx")
 METADATA_FILE = ONNX_FILE.with_suffix(".json")  # the edge runtime looks for it next to the model

@@ -1,8 +1,8 @@
 """Batch scoring: a CSV or Parquet file in, every row out with its prediction, in chunks so memory stays flat.
 
-- Chunks (pandas `read_csv(chunksize=...)`, pyarrow `iter_batches`) are validated against the schema, scored by
-  the same Predictor as every other serving style and appended to the output: a file of any size runs in the
-  memory of a chunk or two.
+- Chunks (pandas `read_csv(chunksize=...)`, pyarrow `iter_batches`) go through the same PredictionService as
+  every other serving style (validated once, scored, logged) and are appended to the output: a file of any size
+  runs in the memory of a chunk or two (the store's backpressure keeps at most one chunk waiting for the database).
 - Columns outside the schema (customer ids, the actual outcome, ...) pass through unchanged: a CSV is read as
   text (ids keep their leading zeros), a Parquet file keeps its column types.
 - The output is written to a hidden file next to it and renamed at the end, so a failed run never leaves a
@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import os
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -29,15 +28,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from rich.console import Console
 from rich.progress import Progress
-from sqlalchemy.exc import SQLAlchemyError
 
-from .config import DataParams, load_params
-from .errors import ConfigError, DataValidationError, ProjectError
-from .schema import validate_frame
-from .store import STORE_URL_ENV, PredictionLog, PredictionRecord, RequestRecord, utc_now
+from ..config import DataParams, load_params
+from ..errors import DataValidationError, ProjectError
+from ..store import PredictionStore
+from .service import PredictionService
 
 if TYPE_CHECKING:  # the model stack (scikit-learn, ONNX) is imported only once the files look usable
-    from .predictor import Predictor, ScoredRows
+    from ..predictor import Predictor, ScoredRows
 
 SOURCE = "batch"
 OUTPUT_COLUMNS = ("prediction_id", "prediction", "probability", "model_version")
@@ -77,12 +75,12 @@ def score_file(
     rows = chunks = 0
     with open_source(input, chunk_size) as source:
         check_columns(source.schema, data, input)
-        store = _ChunkLog(store_url)
-        try:
+        with PredictionStore.writer(store_url) as store:  # opened up front: a wrong store URL fails before scoring
             if predictor is None:
-                from .predictor import Predictor
+                from ..predictor import Predictor
 
                 predictor = Predictor.from_champion()
+            service = PredictionService(data, SOURCE, store, predictor=predictor)
             loaded = time.perf_counter()
             output.parent.mkdir(parents=True, exist_ok=True)
             console = Console(stderr=True)  # stdout carries the summary; no bar when stderr goes to a log
@@ -93,14 +91,13 @@ def score_file(
                 task = bar.add_task(f"scoring {input.name}", total=source.total)
                 for table in source.chunks():
                     if table.num_rows:
-                        scored = _score_chunk(table, rows + 1, data, predictor, store, input)
+                        scored = _score_chunk(table, rows + 1, data, service, input)
                         sink.write(_with_predictions(table, scored))
                         rows, chunks = rows + table.num_rows, chunks + 1
                     bar.update(task, completed=source.position())
                 if not rows:
                     raise BatchFileError(f"{input}: no rows to score")
-        finally:
-            store.close()  # the store holds every scored chunk before we return
+        # leaving the store's block wrote every scored chunk before we return
     finished = time.perf_counter()
     return (
         f"scored {rows} rows in {chunks} chunks with model version {predictor.model_version} -> {output}"
@@ -124,36 +121,14 @@ def check_columns(schema: pa.Schema, data: DataParams, path: Path) -> None:
 
 
 def _score_chunk(
-    table: pa.Table, first_row: int, data: DataParams, predictor: Predictor, store: _ChunkLog, path: Path
+    table: pa.Table, first_row: int, data: DataParams, service: PredictionService, path: Path
 ) -> ScoredRows:
-    """Validate and score one chunk; log it (ok, invalid or error) as one request."""
-    started = time.perf_counter()
-    status = "error"
+    """One chunk is one request to the service (logged ok, invalid or error); errors say which rows."""
     try:
-        raw = table.select(data.features).to_pandas()
-        try:
-            clean = validate_frame(raw, data, require_target=False, allow_extra_columns=False)
-        except DataValidationError as error:
-            status = "invalid"
-            last_row = first_row + table.num_rows - 1
-            raise DataValidationError(f"{path}: rows {first_row}-{last_row}: {error}") from None
-        scored = predictor.predict_frame(clean)
-        status = "ok"
-    finally:
-        latency_ms = (time.perf_counter() - started) * 1000
-        request = RequestRecord(uuid.uuid4().hex, SOURCE, status, latency_ms, table.num_rows, predictor.model_version)
-        store.record(request, _prediction_records(raw, clean, scored) if status == "ok" else [])
-    return scored
-
-
-def _prediction_records(raw: pd.DataFrame, clean: pd.DataFrame, scored: ScoredRows) -> list[PredictionRecord]:
-    """What the store keeps per row: the validated inputs (None where the file had no value) and the output."""
-    inputs = clean.astype(object).where(raw.notna(), None).to_dict("records")
-    now = utc_now()
-    return [
-        PredictionRecord(id_, row, label, probability, scored.model_version, now)
-        for id_, row, label, probability in zip(scored.ids, inputs, scored.labels, scored.probabilities, strict=True)
-    ]
+        return service.predict_frame(table.select(data.features).to_pandas())
+    except DataValidationError as error:
+        last_row = first_row + table.num_rows - 1
+        raise DataValidationError(f"{path}: rows {first_row}-{last_row}: {error}") from None
 
 
 def _with_predictions(table: pa.Table, scored: ScoredRows) -> pa.Table:
@@ -166,41 +141,6 @@ def _with_predictions(table: pa.Table, scored: ScoredRows) -> pa.Table:
     for name, values in added.items():
         table = table.append_column(name, values)
     return table.replace_schema_metadata(None)  # pandas metadata of the input would describe the wrong columns
-
-
-class _ChunkLog:
-    """Keeps at most one chunk waiting for the prediction store.
-
-    `PredictionLog.record` never blocks, so a scorer faster than the database would queue the whole file in
-    memory. Closing the previous chunk's log (which drains it) before recording the next bounds that, while the
-    database write of one chunk still overlaps the reading and scoring of the next.
-    """
-
-    def __init__(self, url: str | None) -> None:
-        self.url = url
-        self.log: PredictionLog | None = self._open()  # opened up front: a wrong store URL fails before scoring
-        self.used = False
-
-    def record(self, request: RequestRecord, predictions: list[PredictionRecord]) -> None:
-        if self.used or self.log is None:
-            self.close()
-            self.log = self._open()
-        self.log.record(request, predictions)
-        self.used = True
-
-    def _open(self) -> PredictionLog:
-        problem = f"cannot open the prediction store ({STORE_URL_ENV})"
-        try:
-            return PredictionLog(self.url)
-        except ImportError as exc:
-            raise ConfigError(f"{problem}: its database driver is missing ({exc})") from None
-        except SQLAlchemyError as exc:  # its message may hold the URL with a password: name the problem only
-            raise ConfigError(f"{problem}: {exc.__class__.__name__}") from None
-
-    def close(self) -> None:
-        if self.log is not None:
-            self.log.close()
-            self.log = None
 
 
 @contextmanager

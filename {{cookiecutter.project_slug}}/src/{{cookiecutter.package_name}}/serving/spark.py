@@ -1,24 +1,24 @@
 """Score a Spark DataFrame with the champion: for rows that already live in Spark, or too many for one machine.
 
 Which one to use:
-- `python -m {{ cookiecutter.package_name }} predict --input IN --output OUT` (batch.py) for files one machine can
+- `python -m {{ cookiecutter.package_name }} predict --input IN --output OUT` (serving/batch.py) for files one machine can
   read: one process, flat memory, every prediction logged to the prediction store. Start here.
 - `score_spark` when the rows already live in Spark (lakehouse tables, partitioned Parquet on object storage) or
-  one machine is too slow: the same Predictor (the champion as ONNX, parity-checked) runs on every executor as a
-  pandas UDF over Arrow batches, and the result stays a Spark DataFrame.
+  one machine is too slow: the same PredictionService (the champion as ONNX, parity-checked) runs on every
+  executor as a pandas UDF over Arrow batches, and the result stays a Spark DataFrame.
 
 Setup: `pip install -e ".[spark]"` (needs Java 17+). On a cluster every executor needs this package and its
 dependencies too: bake them into the cluster image, or ship a packed virtualenv with `--archives`.
 
     from pyspark.sql import SparkSession
-    from {{ cookiecutter.package_name }}.spark import score_spark
+    from {{ cookiecutter.package_name }}.serving.spark import score_spark
 
     spark = SparkSession.builder.appName("score").getOrCreate()
     scored = score_spark(spark.read.parquet("s3a://bucket/customers/"))
     scored.write.mode("overwrite").parquet("s3a://bucket/scored/")
 
 The driver loads the champion once, from the same place `predict` does, and ships it with the UDF (Spark
-broadcasts a large one by itself). Each Python worker builds its Predictor once (ONNX conversion and parity check)
+broadcasts a large one by itself). Each Python worker builds its service once (ONNX conversion and parity check)
 and reuses it for every batch it scores. Unlike `predict`, nothing is logged to the prediction store (executors
 should not write to one database file): save the scored DataFrame where your monitoring can read it. A row that
 breaks the schema fails the Spark job with the schema's message (column and offending value) inside Spark's
@@ -37,14 +37,15 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.types import DataType, DoubleType, LongType, StringType, StructField, StructType
 
+from ..champion import Champion, load_champion
+from ..config import DataParams, Params, load_params
+from ..errors import DataValidationError
+from ..predictor import Predictor
 from .batch import OUTPUT_COLUMNS
-from .champion import Champion, load_champion
-from .config import DataParams, Params, load_params
-from .errors import DataValidationError
-from .predictor import Predictor
+from .service import PredictionService
 
 SCORED = "__scored"
-_PREDICTORS: dict[str, Predictor] = {}  # per Python worker: the Predictor of the current scoring job
+_SERVICES: dict[str, PredictionService] = {}  # per Python worker: the service of the current scoring job
 
 
 def score_spark(frame: DataFrame, params: Params | None = None) -> DataFrame:
@@ -80,7 +81,7 @@ def scoring_udf(champion: Champion, data: DataParams) -> Callable[[Column], Colu
 
     @F.pandas_udf(returns)
     def score(rows: pd.DataFrame) -> pd.DataFrame:
-        scored = _predictor(job, champion, data).predict_frame(rows)
+        scored = _service(job, champion, data).predict_frame(rows)
         return pd.DataFrame(
             {"prediction_id": scored.ids, "prediction": scored.labels, "probability": scored.probabilities}
         )
@@ -89,11 +90,12 @@ def scoring_udf(champion: Champion, data: DataParams) -> Callable[[Column], Colu
     return score.asNondeterministic()
 
 
-def _predictor(job: str, champion: Champion, data: DataParams) -> Predictor:
-    if job not in _PREDICTORS:
-        _PREDICTORS.clear()
-        _PREDICTORS[job] = Predictor(champion, data)
-    return _PREDICTORS[job]
+def _service(job: str, champion: Champion, data: DataParams) -> PredictionService:
+    """No store: executors should not all write to one database (see the module's docstring)."""
+    if job not in _SERVICES:
+        _SERVICES.clear()
+        _SERVICES[job] = PredictionService(data, "spark", None, predictor=Predictor(champion, data))
+    return _SERVICES[job]
 
 
 def _label_type(champion: Champion) -> DataType:
