@@ -1,7 +1,8 @@
 """Refuse bad answers before cookiecutter writes a file.
 
-The rules live in cookiecutter.json (`_rules`, `_reserved_package_names`); copier.yml's validators are generated
-from the same data by tools/sync_copier.py, so both tools refuse the same answers with the same words.
+The rules live in cookiecutter.json (`_rules`, `_reserved_python_names`, `_reserved_package_names`) and
+tools/template_rules.py, imported from the template checkout; copier.yml's validators are generated from the same
+data by tools/sync_copier.py, so both tools refuse the same answers with the same words.
 Exiting non-zero makes cookiecutter delete the half-made project, so nothing is left on disk.
 
 Two things make cookiecutter differ from copier unless handled here:
@@ -13,14 +14,14 @@ Two things make cookiecutter differ from copier unless handled here:
 """
 
 import json
-import keyword
 import re
 import sys
 from pathlib import Path
 
 CONTEXT = json.loads({{ cookiecutter | jsonify | tojson }})
 GIVEN = json.loads({{ (_cookiecutter if _cookiecutter is defined else {}) | jsonify | tojson }})
-RESERVED_RULE = "must not be a Python keyword, a standard library module or a dependency"
+sys.path.insert(0, CONTEXT["_repo_dir"])  # the template checkout (cookiecutter 2.2+)
+from tools.template_rules import reserved_package_names  # noqa: E402
 
 
 def template_source(context: dict) -> dict:
@@ -31,16 +32,6 @@ def template_source(context: dict) -> dict:
     except (KeyError, OSError, ValueError):
         return {}
     return source if isinstance(source, dict) else {}
-
-
-def reserved_package_names(context: dict) -> set[str]:
-    """Names that would shadow the standard library, a keyword or a dependency of the generated project."""
-    return (
-        set(sys.stdlib_module_names)
-        | set(keyword.kwlist)
-        | set(keyword.softkwlist)
-        | set(context["_reserved_package_names"])
-    )
 
 
 def first_error(context: dict, given: dict, source: dict) -> str | None:
@@ -56,8 +47,8 @@ def first_error(context: dict, given: dict, source: dict) -> str | None:
         for value in values:
             if not isinstance(value, str) or re.fullmatch(spec["pattern"], value) is None:
                 return f"{field}: {value!r} {spec['rule']}"
-        if field == "package_name" and context[field] in reserved_package_names(context):
-            return f"package_name: {context[field]!r} {RESERVED_RULE}"
+        if "reserved" in spec and context[field] in reserved_package_names(context):
+            return f"{field}: {context[field]!r} {spec['reserved']}"
     return None
 
 

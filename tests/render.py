@@ -1,8 +1,9 @@
 """Render the template with both tools, and say what a rendering must contain.
 
 Shared by the fast tier and the end-to-end tier. Everything that predicts a rendering (answers, file set, pruning)
-is computed here from cookiecutter.json alone, independently of hooks/ and copier.yml, so the tests check the tools'
-output against the template's declared intent rather than against the template's own machinery.
+is computed here from cookiecutter.json and tools/template_rules.py alone, independently of hooks/ and copier.yml,
+so the tests check each tool's output against the template's declared rules rather than against its own machinery
+(copier's exclusion is a Jinja translation of the same rule, and is checked against it here).
 
 Both tools are isolated from the user's machine: cookiecutter gets a throw-away config (no ~/.cookiecutterrc, replay
 files kept out of $HOME) and copier an empty settings file (no user defaults). Copier is always asked for
@@ -29,6 +30,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 import jinja2
+
+from tools.template_rules import pruned_patterns
 
 TEMPLATE_ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE_DIR_NAME = "{{cookiecutter.project_slug}}"
@@ -143,14 +146,7 @@ def pattern_matches(pattern: str, relpath: str) -> bool:
 def expected_pruned(answers: dict[str, str], source: dict[str, Any] | None = None) -> set[str]:
     """Patterns of files that must be absent: those of every unchosen value, unless the chosen value lists them too."""
     source = load_cookiecutter_json() if source is None else source
-    resolved = resolve_answers(answers, source)
-    pruned: set[str] = set()
-    for question, by_value in source.get("_prune", {}).items():
-        kept = set(by_value[resolved[question]])
-        for value, patterns in by_value.items():
-            if value != resolved[question]:
-                pruned.update(pattern for pattern in patterns if pattern not in kept)
-    return pruned
+    return pruned_patterns(source.get("_prune", {}), resolve_answers(answers, source))
 
 
 def expected_kept_patterns(answers: dict[str, str], source: dict[str, Any] | None = None) -> set[str]:

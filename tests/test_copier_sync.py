@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -109,3 +113,35 @@ def test_computed_namespace_is_never_asked(copier_yml: dict[str, Any], source: d
     assert computed["type"] == "json"
     for name in question_names(source):
         assert f"{name}={name}" in computed["default"], f"`{COMPUTED_NAMESPACE}.{name}` would be undefined under copier"
+
+
+def runs(python: str) -> bool:
+    """Whether this interpreter starts (a pyenv shim of an inactive version is on PATH but exits 127)."""
+    return subprocess.run([python, "-c", "pass"], capture_output=True).returncode == 0
+
+
+def other_pythons() -> list[str]:
+    """One working interpreter per supported minor (3.11-3.13) besides the running one: from PATH, else pyenv's."""
+    pyenv = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")) / "versions"
+    found = []
+    for minor in (11, 12, 13):
+        if (3, minor) == sys.version_info[:2]:
+            continue
+        candidates = [shutil.which(f"python3.{minor}"), *map(str, sorted(pyenv.glob(f"3.{minor}.*/bin/python3")))]
+        found += [next((c for c in candidates if c is not None and runs(c)), None)]
+    return [python for python in found if python is not None]
+
+
+@pytest.mark.parametrize("python", [sys.executable, *other_pythons()])
+def test_frozen_reserved_names_cover_each_python(source: dict[str, Any], python: str) -> None:
+    """`_reserved_python_names` holds every name this interpreter forbids, so the hook and copier.yml (both read the
+    frozen list) refuse the same package names whichever Python renders or regenerates copier.yml."""
+    listing = subprocess.run(
+        [python, "-c", "import json, tools.template_rules as r; print(json.dumps(sorted(r.python_reserved_names())))"],
+        cwd=TEMPLATE_ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    missing = set(json.loads(listing.stdout)) - set(source["_reserved_python_names"])
+    assert not missing, f"add to cookiecutter.json's _reserved_python_names ({python} forbids them): {sorted(missing)}"

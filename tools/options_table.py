@@ -81,8 +81,8 @@ def option_rules(source: dict[str, Any]) -> str:
     for name in questions(source):
         if name in source.get("_rules", {}):
             rows.append(f"| `{name}` | {cell(source['_rules'][name]['rule'])} |")
-    if "package_name" in questions(source):
-        rows.append("| `package_name` | must not be a Python keyword, a standard library module or a dependency |")
+            if "reserved" in source["_rules"][name]:
+                rows.append(f"| `{name}` | {cell(source['_rules'][name]['reserved'])} |")
     return "\n".join(rows)
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import keyword
 import re
 import sys
 from pathlib import Path
@@ -18,6 +17,9 @@ from typing import Any
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # run as a script: `tools` is a package of the template checkout
+from tools.template_rules import lost_on_switch, reserved_package_names  # noqa: E402
+
 COOKIECUTTER_JSON = ROOT / "cookiecutter.json"
 COPIER_YML = ROOT / "copier.yml"
 
@@ -28,6 +30,7 @@ HEADER = """\
 
 # Files of unchosen option values, read from cookiecutter.json's `_prune` at copy time, so the post-gen hook
 # (cookiecutter) and this exclusion (copier) share one list. Copier renders each entry and splits it on newlines.
+# This is tools/template_rules.py's `pruned_patterns` in Jinja (copier runs no Python at render time).
 PRUNE_EXCLUDE = """\
 {%- set source %}{% include 'cookiecutter.json' %}{% endset -%}
 {%- for question, by_value in (source | from_json)['_prune'].items() -%}
@@ -65,8 +68,7 @@ ALLOW_SWITCH = "_allow_option_switch"
 
 def deleted_by_switch(by_value: dict[str, list[str]], value: str) -> dict[str, str]:
     """Previous value -> its files (patterns) that switching to `value` deletes; values that lose none are left out."""
-    kept = set(by_value[value])
-    lost = {old: [p for p in patterns if p not in kept] for old, patterns in by_value.items() if old != value}
+    lost = {old: lost_on_switch(by_value, old, value) for old in by_value if old != value}
     return {old: ", ".join(patterns) for old, patterns in lost.items() if patterns}
 
 
@@ -104,26 +106,19 @@ def rename_migrations(renamed: dict[str, dict[str, str]]) -> list[dict[str, Any]
     ]
 
 
-def reserved_package_names(extra: list[str]) -> list[str]:
-    """Same set as hooks/pre_gen_project.py computes at run time: stdlib modules, keywords, dependencies."""
-    names = set(sys.stdlib_module_names) | set(keyword.kwlist) | set(keyword.softkwlist) | set(extra)
-    return sorted(n for n in names if not n.startswith("_"))
-
-
 def to_copier_expression(value: str) -> str:
     """Cookiecutter says `cookiecutter.x`; copier exposes answers as top-level names."""
     return re.sub(r"\bcookiecutter\.", "", value)
 
 
-def validator(field: str, spec: dict[str, str], reserved: list[str] | None) -> str:
+def validator(field: str, spec: dict[str, str], reserved: list[str]) -> str:
     pattern = json.dumps("^(?:" + spec["pattern"] + r")\Z")
     checks = f"{{% if {field} is not string or not ({field} | regex_search({pattern})) %}}"
     checks += f"{field}: {{{{ {field} | string | tojson }}}} {spec['rule']}"
-    if reserved is not None:
+    if "reserved" in spec:
         # elif: one message per answer, as the pre-gen hook gives (a reserved name may also break the pattern)
         checks += (
-            f"{{% elif {field} in {json.dumps(reserved)} %}}{field}: {{{{ {field} | tojson }}}} must not be a Python"
-            " keyword, a standard library module or a dependency"
+            f"{{% elif {field} in {json.dumps(reserved)} %}}{field}: {{{{ {field} | tojson }}}} {spec['reserved']}"
         )
     return checks + "{% endif %}"
 
@@ -145,8 +140,7 @@ def question(name: str, default: Any, source: dict[str, Any]) -> dict[str, Any]:
         q["help"] = prompt
         q["default"] = to_copier_expression(default)
     if name in source["_rules"]:
-        reserved = reserved_package_names(source["_reserved_package_names"]) if name == "package_name" else None
-        q["validator"] = validator(name, source["_rules"][name], reserved)
+        q["validator"] = validator(name, source["_rules"][name], sorted(reserved_package_names(source)))
     return q
 
 

@@ -74,17 +74,27 @@ def wandb_summary(package: str) -> dict:
                 run["summary"] |= {item.key: json.loads(item.value_json) for item in record.summary.update}
             elif kind == "artifact":
                 metadata = json.loads(record.artifact.metadata or "{}")
-                artifacts.append({"name": record.artifact.name, "aliases": list(record.artifact.aliases), "metadata": metadata})
+                artifacts.append(
+                    {"name": record.artifact.name, "aliases": list(record.artifact.aliases), "metadata": metadata}
+                )
         runs.append(run)
     return {"runs": runs, "artifacts": artifacts}
 
 
 def local_summary(package: str) -> dict:
     ref = Path("models/champion.json")
-    return {"champion": json.loads(ref.read_text()) if ref.exists() else None, "file": Path("models/champion.skops").is_file()}
+    return {
+        "champion": json.loads(ref.read_text()) if ref.exists() else None,
+        "file": Path("models/champion.skops").is_file(),
+    }
 
 
 if __name__ == "__main__":
     tracking, package = sys.argv[1], sys.argv[2]
-    summarise = {"mlflow": mlflow_summary, "mlflow-server": mlflow_summary, "wandb": wandb_summary, "none": local_summary}
+    summarise = {
+        "mlflow": mlflow_summary,
+        "mlflow-server": mlflow_summary,
+        "wandb": wandb_summary,
+        "none": local_summary,
+    }
     print(json.dumps(summarise[tracking](package)))

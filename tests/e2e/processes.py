@@ -41,7 +41,7 @@ def running(
     """
     log = log or cwd / f".server-{int(time.time() * 1000)}.log"
     with log.open("wb") as sink:
-        process = subprocess.Popen(  # noqa: S603 (commands built by the tests)
+        process = subprocess.Popen(
             list(command), cwd=cwd, env=dict(env), stdout=sink, stderr=subprocess.STDOUT, start_new_session=True
         )
     try:

@@ -36,9 +36,11 @@ class Project:
     def python(self) -> Path:
         return self.root / ".venv" / "bin" / "python"
 
-    def run(self, *command: str | Path, check: bool = True, timeout: float = 600, **kwargs) -> subprocess.CompletedProcess:
+    def run(
+        self, *command: str | Path, check: bool = True, timeout: float = 600, **kwargs
+    ) -> subprocess.CompletedProcess:
         """Run a command in the project root with the project's environment; show its output if it fails."""
-        result = subprocess.run(  # noqa: S603 (commands built by the tests)
+        result = subprocess.run(
             [str(part) for part in command],
             cwd=self.root,
             env=self.env,
@@ -118,7 +120,12 @@ class MlflowServer:
         ]  # fmt: skip
         server_env = env | {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
         self._context = running(
-            command, cwd=workdir, env=server_env, ready=lambda: port_open(self.port), timeout=120, log=workdir / "server.log"
+            command,
+            cwd=workdir,
+            env=server_env,
+            ready=lambda: port_open(self.port),
+            timeout=120,
+            log=workdir / "server.log",
         )
 
     def __enter__(self) -> MlflowServer:

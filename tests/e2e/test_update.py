@@ -32,6 +32,7 @@ from copier import run_copy, run_update
 from copier.errors import UnsafeTemplateError
 
 from tests.render import copier_cli, isolation_dir, pattern_matches, template_snapshot, tool_env
+from tools.template_rules import lost_on_switch
 
 from .projects import UV
 
@@ -297,7 +298,7 @@ def test_unedited_renamed_file_updates_cleanly(template_repo: Path, tmp_path: Pa
 def option_files(project: Path, question: str, old: str, new: str) -> list[str]:
     """The project's files that belong to `old` and not to `new` (what copier would delete), per `_prune`."""
     prune = json.loads((Path(__file__).parents[2] / "cookiecutter.json").read_text(encoding="utf-8"))["_prune"]
-    lost = [p for p in prune[question][old] if p not in prune[question][new]]
+    lost = lost_on_switch(prune[question], old, new)
     files = [p.relative_to(project).as_posix() for p in project.rglob("*") if p.is_file() and ".git" not in p.parts]
     return sorted(f for f in files if any(pattern_matches(pattern, f) for pattern in lost))
 
