@@ -136,8 +136,9 @@ def commit_all(project: Path, message: str, init: bool = False) -> None:
     git(project, "commit", "--quiet", "-m", message)
 
 
-def edit_like_an_owner(project: Path) -> None:
-    """A changed parameter, a new file, a new test, and a line added where template 1.1.0 adds one too."""
+def edit_like_an_owner(project: Path, clash: bool = True) -> None:
+    """A changed parameter, a new file, a new test, and (with `clash`) a line added where template 1.1.0 adds one
+    too."""
     params = project / "params.yaml"
     text, count = re.subn(r"n_estimators: \d+", "n_estimators: 250", params.read_text(encoding="utf-8"))
     assert count == 1, "params.yaml has no train.n_estimators to edit"
@@ -146,8 +147,9 @@ def edit_like_an_owner(project: Path) -> None:
     (project / "notes" / "owner.md").write_text("Decisions we made.\n", encoding="utf-8")
     with (project / "tests" / "test_data.py").open("a", encoding="utf-8") as tests:
         tests.write(OWNER_TEST)
-    with (project / ".gitignore").open("a", encoding="utf-8") as ignore:
-        ignore.write(OWNER_IGNORE)
+    if clash:
+        with (project / ".gitignore").open("a", encoding="utf-8") as ignore:
+            ignore.write(OWNER_IGNORE)
     commit_all(project, "Owner's edits")
 
 
@@ -451,3 +453,94 @@ def test_cookiecutter_project_adopts_copier_then_updates(
     assert unresolved(project) == {".gitignore"}
     keep_both_sides(project / ".gitignore")
     run_project_tests(test_venv, project, "tests/test_import.py", "tests/test_gate.py", "tests/test_data.py")
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# From the previous template state to this one: the redesign moved serving modules under serving/
+
+PREVIOUS_STATE = "810e7fe862beb3a92769972adfb662c7ea35e40d"  # the template before 0.2.0's redesign (its 0.1.0)
+TEMPLATE_ROOT = Path(__file__).parents[2]
+
+
+@pytest.fixture(scope="module")
+def redesign_repo(tmp_path_factory: pytest.TempPathFactory, git_identity: None) -> Path:
+    """A template repository with two releases: 0.1.0 is the template at PREVIOUS_STATE, 0.2.0 this working tree
+    (whose `_renamed_files` carries 0.2.0's moves). A checkout without that commit fails here, never skips."""
+    found = subprocess.run(["git", "cat-file", "-e", f"{PREVIOUS_STATE}^{{commit}}"], cwd=TEMPLATE_ROOT, check=False)
+    assert found.returncode == 0, f"commit {PREVIOUS_STATE} is not in this checkout: clone with full history"
+    repo = tmp_path_factory.mktemp("redesign-repo")
+    archive = subprocess.run(["git", "archive", PREVIOUS_STATE], cwd=TEMPLATE_ROOT, capture_output=True, check=True)
+    subprocess.run(["tar", "-x", "-C", str(repo)], input=archive.stdout, check=True)
+    git(repo, "init", "--quiet")
+    git(repo, "add", "-A")
+    git(repo, "commit", "--quiet", "-m", "Release 0.1.0")
+    git(repo, "tag", "0.1.0")
+    git(repo, "rm", "-r", "--quiet", ".")
+    template_snapshot(repo)
+    release(repo, "0.2.0")
+    return repo
+
+
+def project_files(root: Path) -> dict[str, bytes]:
+    return {
+        path.relative_to(root).as_posix(): path.read_bytes()
+        for path in root.rglob("*")
+        if path.is_file() and ".git" not in path.relative_to(root).parts
+    }
+
+
+def has_conflict_markers(text: bytes) -> bool:
+    return any(marker.encode() in text for marker in CONFLICT_MARKERS)
+
+
+REDESIGN_PAIRS = [("fastapi", "mlflow"), ("batch", "none")]
+
+
+@pytest.mark.parametrize(("serving", "tracking"), REDESIGN_PAIRS, ids=[f"{s}-{t}" for s, t in REDESIGN_PAIRS])
+def test_update_from_the_previous_state_is_clean(
+    redesign_repo: Path, tmp_path: Path, serving: str, tracking: str
+) -> None:
+    """An owner's project from 0.1.0, with edits the redesign did not touch, updates to 0.2.0 with no conflict: the
+    result is a fresh 0.2.0 project plus exactly the owner's edits. Moved modules the owner never edited (batch's
+    batch.py and spark.py) arrive at their new names as the new text."""
+    pair = {"serving": serving, "tracking": tracking}
+    project = copy_project(redesign_repo, tmp_path / "churn", "0.1.0", **pair)
+    edit_like_an_owner(project, clash=False)
+
+    with pytest.raises(UnsafeTemplateError, match="migrations"):
+        update(project, "0.2.0")  # 0.2.0 renames files: its migration needs --trust
+    update(project, "0.2.0", unsafe=True)
+
+    fresh = tmp_path / "fresh"
+    run_copy(str(redesign_repo), fresh, data={**PAIR, **pair}, vcs_ref="0.2.0", defaults=True, quiet=True)
+    expected = project_files(fresh)
+    expected["params.yaml"] = re.sub(rb"n_estimators: \d+", b"n_estimators: 250", expected["params.yaml"])
+    expected["tests/test_data.py"] += OWNER_TEST.encode()
+    expected["notes/owner.md"] = b"Decisions we made.\n"
+    updated = project_files(project)
+
+    assert not unresolved(project)
+    assert not [name for name, text in updated.items() if name.endswith(".rej") or has_conflict_markers(text)]
+    assert sorted(updated) == sorted(expected)
+    assert [name for name in expected if updated[name] != expected[name]] == []
+    assert recorded_version(project) == "0.2.0"
+
+
+def test_an_edited_moved_module_keeps_the_owners_lines(redesign_repo: Path, tmp_path: Path) -> None:
+    """batch.py edited by its owner moves to serving/batch.py with the edit; where it differs from the new text is
+    marked for review (copier has no common ancestor for the new name), and nothing else conflicts."""
+    project = copy_project(redesign_repo, tmp_path / "churn", "0.1.0", serving="batch", tracking="none")
+    package = project / "src" / "churn_model"
+    with (package / "batch.py").open("a", encoding="utf-8") as module:
+        module.write("\n# The owner's note: chunks of 10k rows suit our warehouse.\n")
+    commit_all(project, "Owner's edit of batch.py")
+
+    update(project, "0.2.0", unsafe=True)
+
+    assert not (package / "batch.py").exists()
+    moved = (package / "serving" / "batch.py").read_text(encoding="utf-8")
+    assert "# The owner's note: chunks of 10k rows suit our warehouse." in moved
+    assert unresolved(project) <= {"src/churn_model/serving/batch.py"}
+    others = {name: text for name, text in project_files(project).items() if name != "src/churn_model/serving/batch.py"}
+    assert not [name for name, text in others.items() if name.endswith(".rej") or has_conflict_markers(text)]
+    assert (package / "serving" / "spark.py").is_file() and not (package / "spark.py").exists()
