@@ -34,7 +34,7 @@ import jinja2
 from tools.template_rules import pruned_patterns
 
 TEMPLATE_ROOT = Path(__file__).resolve().parent.parent
-TEMPLATE_DIR_NAME = "{{cookiecutter.project_slug}}"
+TEMPLATE_DIR_NAME = "{{cookiecutter.project_slug|checked_answers}}"
 TEMPLATE_DIR = TEMPLATE_ROOT / TEMPLATE_DIR_NAME
 ANSWERS_FILE = ".copier-answers.yml"
 COMPUTED_NAMESPACE = "cookiecutter"  # copier's computed question that mirrors cookiecutter's namespace

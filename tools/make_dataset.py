@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-OUTPUT = Path(__file__).resolve().parent.parent / "{{cookiecutter.project_slug}}" / "data" / "raw" / "churn.csv"
+TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "{{cookiecutter.project_slug|checked_answers}}"
+OUTPUT = TEMPLATE_DIR / "data" / "raw" / "churn.csv"
 ROWS = 3000
 SEED = 20261126
 

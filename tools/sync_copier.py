@@ -45,7 +45,7 @@ PRUNE_EXCLUDE = """\
 
 SETTINGS: dict[str, Any] = {
     "_min_copier_version": "9.18.0",
-    "_subdirectory": "{% raw %}{{cookiecutter.project_slug}}{% endraw %}",
+    "_subdirectory": "{% raw %}{{cookiecutter.project_slug|checked_answers}}{% endraw %}",
     "_templates_suffix": "",
     "_answers_file": ".copier-answers.yml",
     "_envops": {"undefined": "jinja2.StrictUndefined", "keep_trailing_newline": True},
@@ -116,7 +116,8 @@ def validator(field: str, spec: dict[str, str], reserved: list[str]) -> str:
     checks = f"{{% if {field} is not string or not ({field} | regex_search({pattern})) %}}"
     checks += f"{field}: {{{{ {field} | string | tojson }}}} {spec['rule']}"
     if "reserved" in spec:
-        # elif: one message per answer, as the pre-gen hook gives (a reserved name may also break the pattern)
+        # elif: one message per answer, as tools/template_rules.first_error gives (a reserved name may also break
+        # the pattern)
         checks += (
             f"{{% elif {field} in {json.dumps(reserved)} %}}{field}: {{{{ {field} | tojson }}}} {spec['reserved']}"
         )

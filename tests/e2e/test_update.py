@@ -31,7 +31,7 @@ import yaml
 from copier import run_copy, run_update
 from copier.errors import UnsafeTemplateError
 
-from tests.render import copier_cli, isolation_dir, pattern_matches, template_snapshot, tool_env
+from tests.render import TEMPLATE_DIR_NAME, copier_cli, isolation_dir, pattern_matches, template_snapshot, tool_env
 from tools.template_rules import lost_on_switch
 
 from .projects import UV
@@ -95,7 +95,7 @@ def template_repo(tmp_path_factory: pytest.TempPathFactory, git_identity: None) 
     git(repo, "init", "--quiet")
     release(repo, "1.0.0")
 
-    subdir = repo / "{{cookiecutter.project_slug}}"
+    subdir = repo / TEMPLATE_DIR_NAME
     with (subdir / ".gitignore").open("a", encoding="utf-8") as ignore:
         ignore.write(TEMPLATE_IGNORE)
     params = subdir / "params.yaml"
@@ -108,8 +108,8 @@ def template_repo(tmp_path_factory: pytest.TempPathFactory, git_identity: None) 
     git(
         repo,
         "mv",
-        "{{cookiecutter.project_slug}}/tests/test_data.py",
-        "{{cookiecutter.project_slug}}/tests/test_dataset.py",
+        f"{TEMPLATE_DIR_NAME}/tests/test_data.py",
+        f"{TEMPLATE_DIR_NAME}/tests/test_dataset.py",
     )
     source = json.loads((repo / "cookiecutter.json").read_text(encoding="utf-8"))
     source["_renamed_files"] = {"1.2.0": {"tests/test_data.py": "tests/test_dataset.py"}}
