@@ -230,6 +230,16 @@ def test_monitors_judge_real_traffic(project, serving: str, tracking: str, tmp_p
         assert (code, drift["drift_detected"]) == (1, True), drift
         assert drift["share_drifted_columns"] >= drift["drift_share_threshold"]
 
+        # `make monitor` runs performance even though drift alerts; the worse exit decides (make shows it)
+        alone = {check: p.cli(check, check=False) for check in ("drift", "performance")}
+        assert alone["drift"].returncode == 1, alone["drift"].stdout + alone["drift"].stderr
+        made = p.run("make", "--no-print-directory", "monitor", f"PYTHON={p.python}", check=False)
+        worst = max(result.returncode for result in alone.values())
+        assert made.returncode != 0 and f"monitor] Error {worst}" in made.stderr, made.stdout + made.stderr
+        for check, result in alone.items():
+            said = (result.stdout + result.stderr).strip().splitlines()[-1]
+            assert said in made.stdout + made.stderr, f"make monitor did not run {check}:\n{made.stdout}{made.stderr}"
+
     with closing(sqlite3.connect(store)) as db:
         sources = {source for (source,) in db.execute("SELECT DISTINCT source FROM requests")}
     assert sources == {SOURCES[serving]}
