@@ -31,7 +31,15 @@ import yaml
 from copier import run_copy, run_update
 from copier.errors import UnsafeTemplateError
 
-from tests.render import TEMPLATE_DIR_NAME, copier_cli, isolation_dir, pattern_matches, template_snapshot, tool_env
+from tests.render import (
+    TEMPLATE_DIR_NAME,
+    copier_cli,
+    isolation_dir,
+    pattern_matches,
+    template_snapshot,
+    tool_env,
+    tree_files,
+)
 from tools.template_rules import lost_on_switch
 
 from .projects import UV
@@ -167,6 +175,17 @@ def unresolved(project: Path) -> set[str]:
     return set(filter(None, git(project, "diff", "--name-only", "--diff-filter=U").splitlines()))
 
 
+def project_files(root: Path) -> dict[str, bytes]:
+    """The project's files (its .git excluded): relative path -> content."""
+    return {name: text for name, text in tree_files(root).items() if name.split("/")[0] != ".git"}
+
+
+def left_for_review(files: dict[str, bytes]) -> list[str]:
+    """Files an update left for the owner to review: rejected hunks (.rej) or conflict markers."""
+    markers = [marker.encode() for marker in CONFLICT_MARKERS]
+    return [name for name, text in files.items() if name.endswith(".rej") or any(m in text for m in markers)]
+
+
 def keep_both_sides(path: Path) -> None:
     """Resolve conflicts the way an owner would here: both sides' lines are wanted."""
     lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
@@ -285,12 +304,7 @@ def test_unedited_renamed_file_updates_cleanly(template_repo: Path, tmp_path: Pa
     assert not (project / "tests" / "test_data.py").exists()
     assert (project / "tests" / "test_dataset.py").is_file()
     assert not unresolved(project)
-    assert not any(
-        marker in path.read_text(encoding="utf-8", errors="replace")
-        for path in project.rglob("*")
-        if path.is_file() and ".git" not in path.parts
-        for marker in CONFLICT_MARKERS
-    )
+    assert not left_for_review(project_files(project))
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -481,18 +495,6 @@ def redesign_repo(tmp_path_factory: pytest.TempPathFactory, git_identity: None) 
     return repo
 
 
-def project_files(root: Path) -> dict[str, bytes]:
-    return {
-        path.relative_to(root).as_posix(): path.read_bytes()
-        for path in root.rglob("*")
-        if path.is_file() and ".git" not in path.relative_to(root).parts
-    }
-
-
-def has_conflict_markers(text: bytes) -> bool:
-    return any(marker.encode() in text for marker in CONFLICT_MARKERS)
-
-
 REDESIGN_PAIRS = [("fastapi", "mlflow"), ("batch", "none")]
 
 
@@ -520,7 +522,7 @@ def test_update_from_the_previous_state_is_clean(
     updated = project_files(project)
 
     assert not unresolved(project)
-    assert not [name for name, text in updated.items() if name.endswith(".rej") or has_conflict_markers(text)]
+    assert not left_for_review(updated)
     assert sorted(updated) == sorted(expected)
     assert [name for name in expected if updated[name] != expected[name]] == []
     assert recorded_version(project) == "0.2.0"
@@ -541,6 +543,5 @@ def test_an_edited_moved_module_keeps_the_owners_lines(redesign_repo: Path, tmp_
     moved = (package / "serving" / "batch.py").read_text(encoding="utf-8")
     assert "# The owner's note: chunks of 10k rows suit our warehouse." in moved
     assert unresolved(project) <= {"src/churn_model/serving/batch.py"}
-    others = {name: text for name, text in project_files(project).items() if name != "src/churn_model/serving/batch.py"}
-    assert not [name for name, text in others.items() if name.endswith(".rej") or has_conflict_markers(text)]
+    assert set(left_for_review(project_files(project))) <= {"src/churn_model/serving/batch.py"}
     assert (package / "serving" / "spark.py").is_file() and not (package / "spark.py").exists()
