@@ -7,7 +7,8 @@ request: wrk (Lua script for the POST body) when it is installed, else a threade
 concurrency. Prints requests/s, latency p50/p99 and the server's CPU time per request, and the ratios the
 template aims for: our /predict >= 4x MLflow's /invocations and >= 60% of our own /health.
 
-Run by a human (not a test): `python tools/benchmark_rest.py [--duration 15] [--connections 32] [--project DIR]`.
+Run by a human (not a test):
+`python tools/benchmark_rest.py [--duration 15] [--connections 32] [--family random_forest] [--project DIR]`.
 """
 
 from __future__ import annotations
@@ -55,6 +56,9 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=32, help="Concurrent keep-alive connections.")
     parser.add_argument("--threads", type=int, default=2, help="wrk threads (one per core here).")
     parser.add_argument("--project", type=Path, help="Reuse this baked and trained fastapi+mlflow project.")
+    parser.add_argument(
+        "--family", default="random_forest", help="train.family of the baked project (random_forest, ...)."
+    )
     parser.add_argument("--keep", action="store_true", help="Keep the baked project (its path is printed).")
     parser.add_argument("--no-wrk", action="store_true", help="Use the Python client even when wrk is installed.")
     parser.add_argument("--batch-rows", type=int, default=100, help="Rows per request of the batch round (0: skip).")
@@ -62,7 +66,7 @@ def main() -> None:
 
     workdir = Path(tempfile.mkdtemp(prefix="benchmark-rest-"))
     try:
-        project = reuse(args.project) if args.project else build(workdir)
+        project = reuse(args.project) if args.project else build(workdir, args.family)
         row = first_complete_row(project)
         wrk = None if args.no_wrk else shutil.which("wrk")
         results = measure(project, row, args, wrk, workdir)
@@ -74,13 +78,20 @@ def main() -> None:
             shutil.rmtree(workdir, ignore_errors=True)  # with --project it holds only logs and the Lua script
 
 
-def build(workdir: Path) -> Project:
+def build(workdir: Path, family: str) -> Project:
     print(f"baking fastapi + mlflow into {workdir} ...", flush=True)
     project = bake("fastapi", "mlflow", workdir)
     install(project)
+    params = project.root / "params.yaml"
+    text, count = re.subn(r"(?m)^(  family: )random_forest", rf"\g<1>{family}", params.read_text(encoding="utf-8"))
+    if count != 1:
+        raise SystemExit("params.yaml has no train.family to set")
+    params.write_text(text, encoding="utf-8")
     git_commit_all(project, "generated")
-    print("training (dvc repro) ...", flush=True)
+    print(f"training {family} (dvc repro) ...", flush=True)
+    started = time.perf_counter()
     project.run(project.python, "-m", "dvc", "repro", timeout=1800)
+    print(f"dvc repro took {time.perf_counter() - started:.1f} s", flush=True)
     return project
 
 

@@ -54,7 +54,8 @@ def test_pipeline_is_recorded_by_the_backend_and_gate_keeps_identical_challenger
     head = p.run("git", "rev-parse", "HEAD").stdout.strip()
     if tracking in ("mlflow", "mlflow-server"):
         assert state["model"] == p.package
-        assert state["params"]["train.n_estimators"] == "200"
+        assert state["params"]["train.random_forest.n_estimators"] == "200"
+        assert state["params"]["train.family"] == "random_forest"
         assert {"train_roc_auc", "test_roc_auc", "test_accuracy"} <= set(state["metrics"])
         assert state["tags"]["data_md5"] == data_md5
         assert state["tags"]["git_commit"] == head
@@ -65,10 +66,11 @@ def test_pipeline_is_recorded_by_the_backend_and_gate_keeps_identical_challenger
         assert jobs.count("train") == 1
         assert "promote" in jobs
         train_run = next(run for run in state["runs"] if run["job_type"] == "train")
-        assert train_run["config"]["train.n_estimators"] == 200
+        assert train_run["config"]["train.random_forest.n_estimators"] == 200
         assert train_run["config"]["data_md5"] == data_md5
         evaluation = next(run for run in state["runs"] if run["job_type"] == "evaluate")
         assert evaluation["summary"]["promoted"] is True
+        assert evaluation["summary"]["gate_reason"] == "no champion yet"
         assert "test_roc_auc" in evaluation["summary"]
     else:
         assert state["file"]
@@ -85,7 +87,7 @@ def test_pipeline_is_recorded_by_the_backend_and_gate_keeps_identical_challenger
 @pytest.mark.parametrize(("serving", "tracking"), pair_params([("fastapi", "none")]))
 def test_experiments_remote_and_fresh_clone(project, serving, tracking, tmp_path: Path) -> None:
     p = project(serving, tracking)
-    exp = p.run(p.python, "-m", "dvc", "exp", "run", "-S", "train.n_estimators=40", timeout=900)
+    exp = p.run(p.python, "-m", "dvc", "exp", "run", "-S", "train.random_forest.n_estimators=40", timeout=900)
     assert "Ran experiment" in exp.stdout + exp.stderr
     assert "40" in p.run(p.python, "-m", "dvc", "exp", "show", "--no-pager", "--md").stdout
 

@@ -55,6 +55,7 @@ def test_added_by_the_owner() -> None:
 '''
 TEMPLATE_IGNORE = "\n# Profiler output (template 1.1.0)\n*.prof\n"
 OWNER_IGNORE = "\n# Owner's scratch space\n/scratch/\n"
+OWNER_TREES = r"(random_forest:\n\s+n_estimators: )\d+"  # the owner's edit: more trees for the random forest
 TEMPLATE_PARAMS_LINE = "# Template 1.1.0: every knob of the pipeline is in this file.\n"
 CONFLICT_MARKERS = ("<<<<<<< before updating", ">>>>>>> after updating")
 GIT_IDENTITY = {
@@ -148,8 +149,8 @@ def edit_like_an_owner(project: Path, clash: bool = True) -> None:
     """A changed parameter, a new file, a new test, and (with `clash`) a line added where template 1.1.0 adds one
     too."""
     params = project / "params.yaml"
-    text, count = re.subn(r"n_estimators: \d+", "n_estimators: 250", params.read_text(encoding="utf-8"))
-    assert count == 1, "params.yaml has no train.n_estimators to edit"
+    text, count = re.subn(OWNER_TREES, r"\g<1>250", params.read_text(encoding="utf-8"))
+    assert count == 1, "params.yaml has no train.random_forest.n_estimators to edit"
     params.write_text(text, encoding="utf-8")
     (project / "notes").mkdir()
     (project / "notes" / "owner.md").write_text("Decisions we made.\n", encoding="utf-8")
@@ -516,7 +517,7 @@ def test_update_from_the_previous_state_is_clean(
     fresh = tmp_path / "fresh"
     run_copy(str(redesign_repo), fresh, data={**PAIR, **pair}, vcs_ref="0.2.0", defaults=True, quiet=True)
     expected = project_files(fresh)
-    expected["params.yaml"] = re.sub(rb"n_estimators: \d+", b"n_estimators: 250", expected["params.yaml"])
+    expected["params.yaml"] = re.sub(OWNER_TREES.encode(), rb"\g<1>250", expected["params.yaml"])
     expected["tests/test_data.py"] += OWNER_TEST.encode()
     expected["notes/owner.md"] = b"Decisions we made.\n"
     updated = project_files(project)

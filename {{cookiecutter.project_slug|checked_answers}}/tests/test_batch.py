@@ -83,13 +83,14 @@ def test_parquet_keeps_its_column_types(
 
 
 def test_a_bad_chunk_names_column_and_rows_and_leaves_no_output(
-    predictor: Predictor, customers: pd.DataFrame, store: str, workspace: Path
+    predictor: Predictor, customers: pd.DataFrame, store: str, workspace: Path, numeric_column: str
 ) -> None:
-    customers["age"] = customers["age"].astype(object)
-    customers.loc[24, "age"] = "old"
+    customers[numeric_column] = customers[numeric_column].astype(object)
+    customers.loc[24, numeric_column] = "old"
     customers.to_csv(workspace / "in.csv", index=False)
     (workspace / "out").mkdir()
-    with pytest.raises(ProjectError, match=r"in\.csv: rows 21-30: column 'age' must be numeric; found 'old'"):
+    expected = f"in.csv: rows 21-30: column {numeric_column!r} must be numeric; found 'old'"
+    with pytest.raises(ProjectError, match=re.escape(expected)):
         score_file(workspace / "in.csv", workspace / "out" / "scored.csv", 10, predictor=predictor, store_url=store)
     assert list((workspace / "out").iterdir()) == []
     assert read_requests(store)["status"].tolist() == ["ok", "ok", "invalid"]

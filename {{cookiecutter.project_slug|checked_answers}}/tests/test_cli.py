@@ -61,7 +61,11 @@ def test_any_uncaught_exception_exits_2_in_one_line(
 ) -> None:
     """Schedulers read exit 1 as "retrain": a crash of any command, of any kind, must exit 2 instead."""
     click_command = typer.main.get_command(cli_module.app).commands[command]  # type: ignore[attr-defined]
-    required = [f"--{param.name.replace('_', '-')}" for param in click_command.params if param.required]
+    required = [param for param in click_command.params if param.required]
+    arguments = [
+        *(part for param in required if param.param_type_name == "option" for part in (param.opts[0], "x.csv")),
+        *("x.csv" for param in required if param.param_type_name == "argument"),
+    ]
     for registered in cli_module.app.registered_commands:
 
         @functools.wraps(registered.callback)  # same options: typer reads them from the signature
@@ -70,7 +74,7 @@ def test_any_uncaught_exception_exits_2_in_one_line(
 
         monkeypatch.setattr(registered, "name", name_of(registered))  # typer names a command after its callback
         monkeypatch.setattr(registered, "callback", explode)
-    monkeypatch.setattr(sys, "argv", ["prog", command, *(part for flag in required for part in (flag, "x.csv"))])
+    monkeypatch.setattr(sys, "argv", ["prog", command, *arguments])
     with pytest.raises(SystemExit) as exited:
         cli_module.main()
     assert exited.value.code == 2

@@ -167,6 +167,8 @@ def test_image_installs_runtime_dependencies_only_and_runs_as_non_root() -> None
         assert spec.specifier == dependencies[spec.name].specifier
 {%- else %}
     assert requested == ["."]  # the base install: no extras
+    apt = " ".join(args for keyword, args in final_stage(instructions) if keyword == "RUN" and "apt-get" in args)
+    assert "libgomp1" in apt  # LightGBM's OpenMP runtime
 {%- endif %}
     runtime = final_stage(instructions)
     user = [args for keyword, args in runtime if keyword == "USER"][-1]

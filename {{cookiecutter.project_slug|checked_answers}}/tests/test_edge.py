@@ -130,18 +130,25 @@ def test_standalone_runtime_imports_nothing_but_numpy_and_onnxruntime(tmp_path: 
     assert len(pd.read_csv(output)) == len(pd.read_csv(TEST_FILE))
 
 
-@pytest.mark.usefixtures("exported")
-@pytest.mark.parametrize(
-    ("column", "value", "message"),
-    [
-        ("age", "forty", "row 2 (line 3): column 'age' must be numeric; found 'forty'"),
-        ("age", "400", "row 2 (line 3): column 'age' must lie within"),
-        ("region", None, "missing column(s) region in the header (line 1)"),
-    ],
-)
-def test_bad_input_stops_with_one_line_and_no_output(
-    tmp_path: Path, column: str, value: str | None, message: str
-) -> None:
+def bad_cell(params: Params, kind: str) -> tuple[str, str | None, str]:
+    """(column, value, message) for one kind of bad input, on the schema's own columns."""
+    data = params.data
+    numeric = next(iter(data.numeric_features), None)
+    bounded = next((name for name, bounds in data.numeric_features.items() if bounds.max is not None), None)
+    if kind == "text" and numeric:
+        return numeric, "forty", f"row 2 (line 3): column {numeric!r} must be numeric; found 'forty'"
+    if kind == "out-of-bounds" and bounded:
+        too_big = data.numeric_features[bounded].max * 2 + 1  # type: ignore[operator]  (bounded has a max)
+        return bounded, f"{too_big:g}", f"row 2 (line 3): column {bounded!r} must lie within"
+    if kind == "missing-column":
+        last = data.features[-1]
+        return last, None, f"missing column(s) {last} in the header (line 1)"
+    pytest.skip(f"the schema has no column for a {kind} error")
+
+
+@pytest.mark.parametrize("kind", ["text", "out-of-bounds", "missing-column"])
+def test_bad_input_stops_with_one_line_and_no_output(exported: Params, tmp_path: Path, kind: str) -> None:
+    column, value, message = bad_cell(exported, kind)
     header, rows = holdout_rows(3)
     at = header.index(column)
     if value is None:
@@ -160,16 +167,15 @@ def test_bad_input_stops_with_one_line_and_no_output(
     assert list(tmp_path.glob("*.partial")) == []
 
 
-@pytest.mark.usefixtures("exported")
-def test_cli_predict_reports_bad_input_as_one_line(tmp_path: Path) -> None:
+def test_cli_predict_reports_bad_input_as_one_line(exported: Params, tmp_path: Path, numeric_column: str) -> None:
     header, rows = holdout_rows(2)
-    rows[0][header.index("tenure_months")] = "n/a"
+    rows[0][header.index(numeric_column)] = "n/a"
     source = write_rows(tmp_path / "bad.csv", header, rows)
     command = [sys.executable, "-m", PACKAGE, "predict", "-i", str(source), "-o", str(tmp_path / "o.csv")]
     result = subprocess.run(command, capture_output=True, text=True, check=False)  # noqa: S603  (fixed arguments)
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
-        f"error: {source}: row 1 (line 2): column 'tenure_months' must be numeric; found 'n/a'"
+        f"error: {source}: row 1 (line 2): column {numeric_column!r} must be numeric; found 'n/a'"
     ]
 
 

@@ -156,9 +156,13 @@ def bad_request(case: str, data: DataParams) -> tuple[prediction_pb2.PredictRequ
     """A request whose second instance breaks the schema in one way, and what the error must say."""
     if case == "empty":
         return prediction_pb2.PredictRequest(), "instances: send at least one instance"
-    number = next(iter(data.numeric_features))
-    category = next(iter(data.categorical_features))
-    bounded, high = next((name, b.max) for name, b in data.numeric_features.items() if b.max is not None)
+    number = next(iter(data.numeric_features), None)
+    category = next(iter(data.categorical_features), None)
+    bounded, high = next(((name, b.max) for name, b in data.numeric_features.items() if b.max is not None), (None, 0))
+    needs = {"missing": number, "text-for-number": number, "not-a-number": number}
+    needs |= {"number-for-text": category, "out-of-bounds": bounded}
+    if case in needs and needs[case] is None:
+        pytest.skip(f"the schema has no column for the {case} case")
     row = parity_sample(data, rows=1).iloc[0].to_dict()
     good, bad = instance_message(row, data), instance_message(row, data)
     if case == "unknown":
@@ -195,7 +199,9 @@ def test_bad_input_is_refused_naming_the_field(served: Served, params: Params, s
     assert read_requests(store)[["source", "status"]].values.tolist() == [["grpc", "invalid"]]
 
 
-def test_feedback_records_outcomes_of_known_predictions_only(served: Served, params: Params, store: str) -> None:
+def test_feedback_records_outcomes_of_known_predictions_only(
+    served: Served, params: Params, store: str, wrong_class: tuple
+) -> None:
     response = served.stub.Predict(request_for(parity_sample(params.data, rows=2), params), timeout=10)
     first, second = response.predictions
     served.stub.Feedback(prediction_pb2.FeedbackRequest(prediction_id=first.prediction_id, actual=first.label))
@@ -212,10 +218,13 @@ def test_feedback_records_outcomes_of_known_predictions_only(served: Served, par
         with pytest.raises(grpc.RpcError) as refused:
             served.stub.Feedback(request)
         assert refused.value.code() == code, refused.value.details()
-    with pytest.raises(grpc.RpcError) as refused:  # an integer that is no class would poison the monitor
-        served.stub.Feedback(prediction_pb2.FeedbackRequest(prediction_id=first.prediction_id, actual=label_message(7)))
+    wrong, message = wrong_class
+    with pytest.raises(grpc.RpcError) as refused:  # an outcome that is no class would poison the monitor
+        served.stub.Feedback(
+            prediction_pb2.FeedbackRequest(prediction_id=first.prediction_id, actual=label_message(wrong))
+        )
     assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-    assert refused.value.details() == "actual must be one of the model's classes (0, 1); got 7"
+    assert refused.value.details() == message
 
     served.stop()
     outcomes = read_outcomes(store).set_index("id")

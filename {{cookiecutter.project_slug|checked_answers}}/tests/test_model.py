@@ -13,11 +13,8 @@ import pytest
 import skops.io as sio
 
 from {{ cookiecutter.package_name }}.champion import EXPORTED_MODEL, EXPORTED_VERSION, MODEL_DIR_ENV, load_champion
-from {{ cookiecutter.package_name }}.config import Params
-from {{ cookiecutter.package_name }}.data import load_split
 from {{ cookiecutter.package_name }}.errors import ModelNotFoundError, UntrustedModelError
-from {{ cookiecutter.package_name }}.model import TRUSTED_TYPES, build_pipeline, load_model, save_model, trusted_types
-from {{ cookiecutter.package_name }}.train import fit_with_progress
+from {{ cookiecutter.package_name }}.model import TRUSTED_TYPES, load_model
 
 
 def test_the_crafted_file_runs_code_when_trusted(tmp_path: Path, crafted_model) -> None:
@@ -46,18 +43,9 @@ def test_serving_from_model_dir_refuses_it(tmp_path: Path, monkeypatch: pytest.M
     assert not (tmp_path / "marker").exists()
 
 
-def test_the_allowlist_is_exact_and_covers_a_trained_model(params: Params, tmp_path: Path) -> None:
+def test_the_allowlist_is_exact() -> None:
     assert all(not name.endswith(".") for name in TRUSTED_TYPES)  # names, never prefixes
     assert not any(name.startswith("builtins.") for name in TRUSTED_TYPES)
-    features, target = load_split(params.data.path, params.data)
-    model = build_pipeline(params.data, params.train.model_copy(update={"n_estimators": 3}))
-    fit_with_progress(model, features, target)
-    save_model(model, tmp_path / "model.skops")
-    assert set(trusted_types(tmp_path / "model.skops")) <= TRUSTED_TYPES
-    assert (
-        load_model(tmp_path / "model.skops").predict(features.head(3)).tolist()
-        == model.predict(features.head(3)).tolist()
-    )
 
 
 def test_a_file_that_is_not_a_model_is_one_clear_error(tmp_path: Path) -> None:

@@ -63,17 +63,19 @@ def test_cli_exits_1_on_drift(params: Params, store: str, cli) -> None:
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        (lambda rows: rows.drop(columns=["age"]), "missing column"),
-        (lambda rows: rows.assign(customer="x"), "unexpected column"),
-        (lambda rows: rows.assign(age="old"), "column 'age' must be numeric"),
-        (lambda rows: rows.head(0), "no rows"),
-        (lambda rows: rows.head(5), "drift needs at least"),
+        (lambda rows, column: rows.drop(columns=[column]), "missing column"),
+        (lambda rows, column: rows.assign(customer="x"), "unexpected column"),
+        (lambda rows, column: rows.assign(**{column: "old"}), "column {column!r} must be numeric"),
+        (lambda rows, column: rows.head(0), "no rows"),
+        (lambda rows, column: rows.head(5), "drift needs at least"),
     ],
     ids=["missing-column", "extra-column", "wrong-type", "empty", "too-few-rows"],
 )
-def test_unusable_current_file_is_a_clear_error(params: Params, store: str, change, message: str) -> None:
-    change(traffic(params, "rows.csv", drift=False, seed=5)).to_csv("bad.csv", index=False)
-    with pytest.raises(ProjectError, match=message):
+def test_unusable_current_file_is_a_clear_error(
+    params: Params, store: str, numeric_column: str, change, message: str
+) -> None:
+    change(traffic(params, "rows.csv", drift=False, seed=5), numeric_column).to_csv("bad.csv", index=False)
+    with pytest.raises(ProjectError, match=re.escape(message.format(column=numeric_column))):
         run_drift(params, current=Path("bad.csv"), window=ROWS)
 
 

@@ -37,7 +37,7 @@ def serve(log_predictions, params: Params, url: str, *, label_noise: float, seed
 def feedback(url: str, outcomes: pd.DataFrame) -> None:
     log = PredictionStore.writer(url)
     for prediction_id, actual in outcomes.itertuples(index=False):
-        assert log.record_feedback(prediction_id, int(actual))
+        assert log.record_feedback(prediction_id, actual.item() if hasattr(actual, "item") else actual)
     log.close()
 
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 import pytest
 from sklearn.pipeline import Pipeline
 
 from {{ cookiecutter.package_name }}.champion import Champion
-from {{ cookiecutter.package_name }}.config import Params
+from {{ cookiecutter.package_name }}.config import Bounds, Params
 from {{ cookiecutter.package_name }}.data import TEST_FILE, load_split, prepare, write_prepared
 from {{ cookiecutter.package_name }}.errors import DataValidationError
 from {{ cookiecutter.package_name }}.model import build_pipeline
@@ -49,9 +51,19 @@ def test_records_and_frames_score_the_same(predictor: Predictor, params: Params)
     assert all(0.0 <= p <= 1.0 for p in from_frame.probabilities)
 
 
-def test_outcomes_must_name_a_class(predictor: Predictor) -> None:
-    assert predictor.known_class(1) == 1
-    assert predictor.known_class("0") == 0
-    for wrong in (7, "yes", True, None):
-        with pytest.raises(DataValidationError, match=r"actual must be one of the model's classes \(0, 1\)"):
+def test_outcomes_must_name_a_class(predictor: Predictor, classes: list, wrong_class: tuple) -> None:
+    assert predictor.known_class(classes[-1]) == classes[-1]
+    assert predictor.known_class(str(classes[0])) == classes[0]  # the text of a class is that class
+    allowed = re.escape(f"actual must be one of the model's classes ({', '.join(map(str, classes))})")
+    for wrong in (wrong_class[0], "no-such-class", True, None):
+        with pytest.raises(DataValidationError, match=allowed):
             predictor.known_class(wrong)
+
+
+def test_the_parity_sample_stays_within_narrow_bounds(params: Params) -> None:
+    """Rounding to 0.01 once pushed values of a column bounded by [0, 0.0588] out of bounds."""
+    narrow = {name: Bounds(min=0.0, max=0.0587852) for name in params.data.numeric_features}
+    data = params.data.model_copy(update={"numeric_features": narrow})
+    sample = parity_sample(data, rows=200)
+    validate_frame(sample, data, require_target=False)
+    assert all(sample[name].nunique() > 5 for name in narrow), "the values still spread over the range"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
@@ -33,7 +34,7 @@ def test_bad_frames_are_refused_and_logged_as_invalid(predictor: Predictor, para
     with PredictionStore.writer(store) as log:
         service = PredictionService(params.data, "test", log, predictor=predictor)
         with pytest.raises(DataValidationError, match="missing column"):
-            service.predict_frame(frame.drop(columns=["age"]))
+            service.predict_frame(frame.drop(columns=[params.data.features[0]]))
         with pytest.raises(DataValidationError, match="unexpected column"):
             service.predict_frame(frame.assign(extra=1))
     assert read_predictions(store).empty
@@ -56,15 +57,18 @@ def test_without_a_model_nothing_is_scored_and_the_reason_is_redacted(params: Pa
     assert read_requests(store)["status"].tolist() == ["error"]
 
 
-def test_feedback_must_be_a_known_class(predictor: Predictor, params: Params, store: str) -> None:
+def test_feedback_must_be_a_known_class(
+    predictor: Predictor, params: Params, store: str, classes: list, wrong_class: tuple
+) -> None:
+    wrong, message = wrong_class
     with PredictionStore.writer(store) as log:
         service = PredictionService(params.data, "test", log, predictor=predictor)
         scored = service.predict_frame(parity_sample(params.data, rows=2))
-        with pytest.raises(DataValidationError, match=r"one of the model's classes \(0, 1\); got 7"):
-            service.record_feedback(scored.ids[0], 7)
-        assert service.record_feedback(scored.ids[0], "1")  # text of a class is that class
-        assert not service.record_feedback("f" * 32, 0)
-    assert read_outcomes(store)["actual"].tolist() == [1]
+        with pytest.raises(DataValidationError, match=f"^{re.escape(message)}$"):
+            service.record_feedback(scored.ids[0], wrong)
+        assert service.record_feedback(scored.ids[0], str(classes[-1]))  # text of a class is that class
+        assert not service.record_feedback("f" * 32, classes[0])
+    assert read_outcomes(store)["actual"].tolist() == [classes[-1]]
 
 
 def test_a_full_queue_makes_record_wait_instead_of_growing(

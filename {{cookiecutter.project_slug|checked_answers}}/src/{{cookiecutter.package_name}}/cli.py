@@ -28,6 +28,18 @@ EXIT_CHECK_FAILED = 1
 EXIT_USER_ERROR = 2
 
 
+@app.command(name="init-data")
+def init_data(
+    csv: Path = typer.Argument(..., help="Your CSV (copied into data/raw/ when it lies outside the project)."),
+    target: str = typer.Option(..., "--target", "-t", help="The column to predict."),
+    task: str = typer.Option("auto", help="auto, classification or regression (auto: decided from the target)."),
+) -> None:
+    """Infer the data section of params.yaml from a CSV (features, bounds, categories, task) and dvc add the file."""
+    from .init_data import init_data as infer_schema
+
+    typer.echo(infer_schema(csv, target, task))
+
+
 @app.command()
 def prepare() -> None:
     """Validate the raw data against the schema and split it into train and holdout sets."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
@@ -47,17 +46,44 @@ class DataParams(_Strict):
             raise ValueError("list at least one feature")
         return self
 
-    @cached_property
+    @property  # not cached: model_copy(update=...) would carry a stale list over
     def features(self) -> list[str]:
         return [*self.numeric_features, *self.categorical_features]
 
 
-class TrainParams(_Strict):
-    family: str = "random_forest"  # a key of estimators.FAMILIES
-    n_estimators: int = Field(ge=1)
+Family = Literal["random_forest", "gradient_boosting", "linear"]
+"""The keys of estimators.FAMILIES (a test keeps the two equal)."""
+
+
+class RandomForestParams(_Strict):
+    n_estimators: int = Field(default=200, ge=1)
     max_depth: int | None = Field(default=None, ge=1)
     min_samples_leaf: int = Field(default=1, ge=1)
+
+
+class GradientBoostingParams(_Strict):
+    """LightGBM's knobs, under scikit-learn's names where LightGBM has them."""
+
+    n_estimators: int = Field(default=200, ge=1)
+    learning_rate: float = Field(default=0.05, gt=0)
+    num_leaves: int = Field(default=31, ge=2)
+    min_child_samples: int = Field(default=20, ge=1)
+    reg_lambda: float = Field(default=0.0, ge=0)
+
+
+class LinearParams(_Strict):
+    C: float = Field(default=1.0, gt=0)  # inverse regularisation strength, under scikit-learn's name
+    max_iter: int = Field(default=1000, ge=1)
+
+
+class TrainParams(_Strict):
+    """The family to train and each family's hyperparameters: switching family keeps the others' settings."""
+
+    family: Family = "random_forest"
     class_weight: Literal["balanced"] | None = None
+    random_forest: RandomForestParams = Field(default_factory=RandomForestParams)
+    gradient_boosting: GradientBoostingParams = Field(default_factory=GradientBoostingParams)
+    linear: LinearParams = Field(default_factory=LinearParams)
 
 
 class EvaluateParams(_Strict):

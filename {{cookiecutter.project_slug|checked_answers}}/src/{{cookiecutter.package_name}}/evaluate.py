@@ -8,12 +8,14 @@ from pathlib import Path
 import pandas as pd
 from sklearn.metrics import roc_curve
 from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import label_binarize
 
 from .config import Params
 from .data import TEST_FILE, load_split
-from .gate import Decision, decide
+from .gate import Decision, decide, decide_on_new_schema
 from .metrics import score
 from .model import load_model
+from .model_schema import schema_of
 from .tracking import ModelRef, Tracker
 from .train import CHALLENGER_FILE, CHALLENGER_REF_FILE
 
@@ -28,18 +30,18 @@ def evaluate(params: Params, tracker: Tracker) -> Decision:
     positive = params.data.positive_label
     challenger_metrics = score(challenger, features, target, positive)
     champion = tracker.champion()
-    champion_metrics = score(champion.model, features, target, positive) if champion is not None else None
-
-    metric = params.evaluate.metric
-    decision = decide(
-        metric,
-        challenger_metrics[metric],
-        champion_metrics[metric] if champion_metrics else None,
-        params.evaluate.min_improvement,
-    )
+    metric, margin = params.evaluate.metric, params.evaluate.min_improvement
+    changes = schema_of(champion.model).differences(schema_of(challenger)) if champion is not None else []
+    champion_metrics = None
+    if changes:
+        decision = decide_on_new_schema(metric, challenger_metrics[metric], margin, changes)
+    else:
+        champion_metrics = score(champion.model, features, target, positive) if champion is not None else None
+        champion_value = champion_metrics[metric] if champion_metrics else None
+        decision = decide(metric, challenger_metrics[metric], champion_value, margin)
     if decision.promoted:
         tracker.promote(ref, CHALLENGER_FILE)
-    tracker.log_evaluation(ref, challenger_metrics, decision.promoted)
+    tracker.log_evaluation(ref, challenger_metrics, decision)
 
     write_metrics(challenger_metrics, champion_metrics, decision)
     write_plots(challenger, features, target, positive)
@@ -54,15 +56,20 @@ def write_metrics(challenger: dict[str, float], champion: dict[str, float] | Non
 
 
 def write_plots(model: Pipeline, features: pd.DataFrame, target: pd.Series, positive_label: int | str) -> None:
-    """Confusion matrix rows and the ROC curve, in the shapes `dvc plots` templates expect."""
+    """Confusion matrix rows and the ROC curve, in the shapes `dvc plots` templates expect.
+
+    The curve is about `positive_label` for two classes; with more it is the micro-averaged one-vs-rest curve (every
+    class's scores against "is this class" pooled), one line that reads like the binary one.
+    """
     PLOTS_DIR.mkdir(parents=True, exist_ok=True)
     pd.DataFrame({"actual": target.to_numpy(), "predicted": model.predict(features)}).to_csv(
         PLOTS_DIR / "confusion.csv", index=False
     )
     classes = list(model.classes_)
-    points: list[dict[str, float]] = []  # a ROC curve is defined for two classes only
+    probabilities = model.predict_proba(features)
     if len(classes) == 2:
-        probabilities = model.predict_proba(features)[:, classes.index(positive_label)]
-        fpr, tpr, _ = roc_curve(target == positive_label, probabilities)
-        points = [{"fpr": round(float(x), 6), "tpr": round(float(y), 6)} for x, y in zip(fpr, tpr, strict=True)]
+        fpr, tpr, _ = roc_curve(target == positive_label, probabilities[:, classes.index(positive_label)])
+    else:
+        fpr, tpr, _ = roc_curve(label_binarize(target, classes=classes).ravel(), probabilities.ravel())
+    points = [{"fpr": round(float(x), 6), "tpr": round(float(y), 6)} for x, y in zip(fpr, tpr, strict=True)]
     (PLOTS_DIR / "roc.json").write_text(json.dumps({"roc": points}) + "\n", encoding="utf-8")

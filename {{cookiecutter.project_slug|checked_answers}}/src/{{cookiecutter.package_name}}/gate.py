@@ -1,4 +1,5 @@
-"""The champion/challenger gate: promote only a challenger that beats the champion by a margin."""
+"""The champion/challenger gate: promote only a challenger that beats the champion by a margin, or one whose
+schema (features, target, classes) the champion does not share."""
 
 from __future__ import annotations
 
@@ -29,6 +30,13 @@ class Decision:
         if not path.is_file():
             raise ModelNotFoundError(f"{path}: no gate decision yet (run `dvc repro`)")
         return cls(**json.loads(path.read_text(encoding="utf-8")))
+
+
+def decide_on_new_schema(metric: str, challenger: float, min_improvement: float, changes: list[str]) -> Decision:
+    """A champion of another schema cannot score this data or serve params.yaml's requests: the challenger is
+    promoted without a comparison, and the reason says what changed (it is recorded in the tracker too)."""
+    reason = f"schema changed ({'; '.join(changes)}): promoted without comparison, the champion cannot score this data"
+    return Decision(True, metric, challenger, None, min_improvement, reason)
 
 
 def decide(metric: str, challenger: float, champion: float | None, min_improvement: float) -> Decision:

@@ -1,6 +1,6 @@
 """The model: preprocessing (impute, one-hot) and an estimator of the chosen family in one scikit-learn pipeline.
 
-No scaling: trees do not need it, and without it the ONNX export scores exactly as scikit-learn does.
+Numbers are standardised only for a family that needs it (linear): trees do not, and score exactly in ONNX without.
 
 Saved with skops, never pickle. Loading first lists the file's types and refuses any outside TRUSTED_TYPES, an
 exact allowlist (no prefixes: `builtins.eval` is a "builtin type" too), so a crafted model file cannot run code.
@@ -16,8 +16,8 @@ from pathlib import Path
 import skops.io as sio
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
-from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import OneHotEncoder
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from .config import DataParams, TrainParams
 from .errors import ModelNotFoundError, UntrustedModelError
@@ -38,14 +38,17 @@ class Champion:
 
 def build_pipeline(data: DataParams, train: TrainParams) -> Pipeline:
     # Missing categories arrive as MISSING_CATEGORY (see schema.py), a category of their own.
+    family = family_named(train.family)
+    numeric = SimpleImputer(strategy="median")
+    if family.scale_numeric:
+        numeric = make_pipeline(numeric, StandardScaler())
     preprocess = ColumnTransformer(
         [
-            ("numeric", SimpleImputer(strategy="median"), list(data.numeric_features)),
+            ("numeric", numeric, list(data.numeric_features)),
             ("categorical", OneHotEncoder(handle_unknown="ignore"), list(data.categorical_features)),
         ]
     )
-    estimator = family_named(train.family).build(train, data.seed)
-    return Pipeline([("preprocess", preprocess), ("classifier", estimator)])
+    return Pipeline([("preprocess", preprocess), ("classifier", family.build(train, data.seed))])
 
 
 def save_model(model: Pipeline, path: Path) -> None:

@@ -20,7 +20,8 @@ from .errors import ProjectError
 from .estimators import family_of
 
 PROBABILITY_TOLERANCE = 1e-4
-ONNX_OPSET = 17
+ONNX_OPSET = {"": 17, "ai.onnx.ml": 3}
+"""The default domain and the ML domain (tree ensembles), fixed so a graph reads the same on every runtime."""
 
 
 class ParityError(ProjectError):
@@ -32,8 +33,20 @@ def convert(model: Pipeline, data: DataParams) -> bytes:
     inputs = [(name, FloatTensorType([None, 1])) for name in data.numeric_features]
     inputs += [(name, StringTensorType([None, 1])) for name in data.categorical_features]
     estimator = model.steps[-1][1]
-    options = {id(estimator): family_of(estimator).onnx_options}
+    family = family_of(estimator)
+    if family.register_onnx_converter is not None:
+        family.register_onnx_converter()
+    options = {id(estimator): family.onnx_options}
     return to_onnx(model, initial_types=inputs, options=options, target_opset=ONNX_OPSET).SerializeToString()
+
+
+def input_names(session: ort.InferenceSession, data: DataParams) -> dict[str, str]:
+    """The graph input of each column. skl2onnx turns a column name that is not an identifier (`mean radius`,
+    `1st`) into one (`mean_radius`, `_1st`); the inputs keep the order `convert` declared them in."""
+    graph = [node.name for node in session.get_inputs()]
+    if len(graph) != len(data.features):
+        raise ParityError(f"the ONNX graph has {len(graph)} inputs for the schema's {len(data.features)} columns")
+    return dict(zip(data.features, graph, strict=True))
 
 
 class OnnxScorer:
@@ -45,9 +58,11 @@ class OnnxScorer:
         self.session = ort.InferenceSession(onnx_bytes, options, providers=["CPUExecutionProvider"])
         self.data = data
         self.classes = classes
+        self.input_names = input_names(self.session, data)
 
     def run(self, columns: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-        labels, probabilities = self.session.run(None, columns)
+        """Score columns keyed by the schema's column names."""
+        labels, probabilities = self.session.run(None, {self.input_names[name]: v for name, v in columns.items()})
         return labels, probabilities
 
     def columns_from_frame(self, frame: pd.DataFrame) -> dict[str, np.ndarray]:

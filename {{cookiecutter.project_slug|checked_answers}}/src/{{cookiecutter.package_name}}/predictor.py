@@ -7,6 +7,7 @@ is the one caller, and it validates each input exactly once.
 
 from __future__ import annotations
 
+import math
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -39,8 +40,10 @@ def parity_sample(data: DataParams, rows: int = PARITY_SAMPLE_ROWS, seed: int = 
     for name, bounds in data.numeric_features.items():
         low = bounds.min if bounds.min is not None else -1000.0
         high = bounds.max if bounds.max is not None else 1000.0
-        spread = rng.uniform(low, min(high, low + 1000.0), rows)
-        frame[name] = np.where(rng.uniform(size=rows) < 0.1, np.nan, np.round(spread, 2))
+        top = min(high, low + 1000.0)
+        places = 2 + max(0, -math.floor(math.log10(top - low))) if top > low else 2  # 0.01 of a span of 1
+        spread = np.clip(np.round(rng.uniform(low, top, rows), places), low, high)  # rounding stays in bounds
+        frame[name] = np.where(rng.uniform(size=rows) < 0.1, np.nan, spread)
     for name, known in data.categorical_features.items():
         frame[name] = rng.choice([*known, MISSING_CATEGORY, "unseen"], rows)
     return frame

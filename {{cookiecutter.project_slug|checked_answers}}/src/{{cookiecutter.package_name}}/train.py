@@ -15,6 +15,7 @@ from .estimators import family_of
 from .lineage import lineage_tags
 from .metrics import score
 from .model import build_pipeline, save_model
+from .model_schema import record_schema
 from .tracking import ModelRef, Tracker
 
 CHALLENGER_FILE = Path("models/challenger.skops")
@@ -22,16 +23,24 @@ CHALLENGER_REF_FILE = Path("models/challenger.json")
 
 
 def flatten(params: Params) -> dict[str, Any]:
-    """params.yaml as `section.key` pairs, the shape trackers show best."""
+    """params.yaml as dotted `section.key` pairs (`train.random_forest.n_estimators`), the shape trackers show best
+    and the one `dvc exp run -S` takes."""
     flat: dict[str, Any] = {}
-    for section, values in params.model_dump(mode="json").items():
-        for key, value in values.items():
-            flat[f"{section}.{key}"] = value
+
+    def walk(prefix: str, value: Any) -> None:
+        if isinstance(value, dict) and value:
+            for key, inner in value.items():
+                walk(f"{prefix}.{key}" if prefix else str(key), inner)
+        else:
+            flat[prefix] = value
+
+    walk("", params.model_dump(mode="json"))
     return flat
 
 
 def fit_with_progress(model: Pipeline, features: pd.DataFrame, target: pd.Series) -> None:
-    """Fit the preprocessing, then the estimator its family's way, with a progress bar fed by the family."""
+    """Fit the preprocessing, then the estimator its family's way, with a progress bar fed by the family; the
+    schema it learned (features, target, classes) is recorded on the model for the gate."""
     preprocess, estimator = model.named_steps["preprocess"], model.named_steps["classifier"]
     encoded = preprocess.fit_transform(features)
     with Progress(transient=True) as progress:
@@ -41,6 +50,7 @@ def fit_with_progress(model: Pipeline, features: pd.DataFrame, target: pd.Series
             progress.update(task, completed=done, total=total)
 
         family_of(estimator).fit(estimator, encoded, target, report)
+    record_schema(model, target)
 
 
 def train(params: Params, tracker: Tracker) -> ModelRef:

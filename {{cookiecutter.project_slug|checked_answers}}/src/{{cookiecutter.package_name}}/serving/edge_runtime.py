@@ -50,6 +50,11 @@ class Feature:
     kind: str  # "number" or "category"
     low: float | None = None
     high: float | None = None
+    input: str = ""  # the graph input it feeds: the name, made an identifier where it is not one
+
+    @property
+    def graph_input(self) -> str:
+        return self.input or self.name
 
 
 class EdgeModel:
@@ -63,7 +68,9 @@ class EdgeModel:
             expected = str(meta["onnx"]["sha256"])
             self.version = str(meta["model_version"])
             self.missing = str(meta["missing_category"])
-            self.features = [Feature(f["name"], f["kind"], f.get("min"), f.get("max")) for f in meta["features"]]
+            self.features = [
+                Feature(f["name"], f["kind"], f.get("min"), f.get("max"), f.get("input", "")) for f in meta["features"]
+            ]
             classes = list(meta["classes"])
             positive = meta["positive_label"]
         except (KeyError, TypeError) as exc:
@@ -87,7 +94,7 @@ class EdgeModel:
 
     def _check_inputs(self, metadata_path: Path) -> None:
         graph = {node.name: node.type for node in self.session.get_inputs()}
-        wanted = {f.name: "tensor(float)" if f.kind == "number" else "tensor(string)" for f in self.features}
+        wanted = {f.graph_input: "tensor(float)" if f.kind == "number" else "tensor(string)" for f in self.features}
         if graph != wanted:
             raise EdgeError(f"{metadata_path}: its features do not match the model's inputs {sorted(graph)}")
 
@@ -235,7 +242,7 @@ def _value(feature: Feature, text: str, missing: str) -> float | str:
 
 def _columns(features: list[Feature], values: list[list[Any]]) -> dict[str, np.ndarray]:
     return {
-        f.name: np.array(column, dtype=np.float32 if f.kind == "number" else object).reshape(-1, 1)
+        f.graph_input: np.array(column, dtype=np.float32 if f.kind == "number" else object).reshape(-1, 1)
         for f, column in zip(features, values, strict=True)
     }
 

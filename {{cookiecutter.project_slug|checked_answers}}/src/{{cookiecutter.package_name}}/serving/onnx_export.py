@@ -58,7 +58,7 @@ def export(params: Params) -> str:
         )
 
     write_bytes(ONNX_FILE, onnx_bytes)
-    write_json(METADATA_FILE, metadata(onnx_bytes, data, classes, champion.version))
+    write_json(METADATA_FILE, metadata(onnx_bytes, data, classes, champion.version, scorer.input_names))
     holdout_parity = checks["holdout"]
     return (
         f"exported champion {champion.version} to {ONNX_FILE} ({len(onnx_bytes) / 1024:.1f} KB, opset {ONNX_OPSET}); "
@@ -84,11 +84,21 @@ def parity_report(checks: dict[str, Parity], version: str, tolerance: float) -> 
     }
 
 
-def metadata(onnx_bytes: bytes, data: DataParams, classes: list, version: str) -> dict[str, Any]:
-    """Everything the edge runtime needs besides the graph, so the device never reads params.yaml."""
+def metadata(
+    onnx_bytes: bytes, data: DataParams, classes: list, version: str, inputs: dict[str, str]
+) -> dict[str, Any]:
+    """Everything the edge runtime needs besides the graph, so the device never reads params.yaml.
+
+    `input` is the graph input a column feeds (the column name, made an identifier where it is not one).
+    """
     graph = onnx.load_model_from_string(onnx_bytes)
-    numbers = [{"name": n, "kind": "number", "min": b.min, "max": b.max} for n, b in data.numeric_features.items()]
-    categories = [{"name": n, "kind": "category", "known": k} for n, k in data.categorical_features.items()]
+    numbers = [
+        {"name": n, "input": inputs[n], "kind": "number", "min": b.min, "max": b.max}
+        for n, b in data.numeric_features.items()
+    ]
+    categories = [
+        {"name": n, "input": inputs[n], "kind": "category", "known": k} for n, k in data.categorical_features.items()
+    ]
     return {
         "format": METADATA_FORMAT,
         "model_version": version,

@@ -10,6 +10,7 @@ from typing import Any, Protocol
 import pandas as pd
 from sklearn.pipeline import Pipeline
 
+from ..gate import Decision
 from ..model import Champion
 
 CHAMPION_ALIAS = "champion"
@@ -49,8 +50,8 @@ class Tracker(Protocol):
         """Record a run with its parameters, metrics and model; return where the model now lives."""
         ...
 
-    def log_evaluation(self, ref: ModelRef, metrics: dict[str, float], promoted: bool) -> None:
-        """Attach holdout metrics and the gate's decision to the run that trained `ref`."""
+    def log_evaluation(self, ref: ModelRef, metrics: dict[str, float], decision: Decision) -> None:
+        """Attach holdout metrics and the gate's decision (promoted, and why) to the run that trained `ref`."""
         ...
 
     def champion(self) -> Champion | None:

@@ -10,6 +10,7 @@ from typing import Any
 import pandas as pd
 from sklearn.pipeline import Pipeline
 
+from ..gate import Decision
 from ..model import Champion
 from .base import ModelRef
 from .champion_file import CHAMPION_FILE, CHAMPION_REF_FILE, read_champion, write_champion
@@ -34,8 +35,8 @@ class LocalTracker:
         run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
         return ModelRef(version=digest, run_id=run_id, uri=str(model_file))
 
-    def log_evaluation(self, ref: ModelRef, metrics: dict[str, float], promoted: bool) -> None:
-        """Nothing to do: the evaluate stage's DVC metrics file is the record."""
+    def log_evaluation(self, ref: ModelRef, metrics: dict[str, float], decision: Decision) -> None:
+        """Nothing to do: the evaluate stage's DVC metrics file and reports/promotion.json are the record."""
 
     def champion(self) -> Champion | None:
         return read_champion()

@@ -37,6 +37,7 @@ from mlflow.models import infer_signature
 from sklearn.pipeline import Pipeline
 
 from ..errors import ModelNotFoundError, TrackingUnavailableError
+from ..gate import Decision
 from ..model import Champion, load_model, trusted_types
 from ..redaction import first_line, redact
 from .base import CHAMPION_ALIAS, ModelRef
@@ -89,10 +90,11 @@ class MlflowTracker:
             uri=f"models:/{self.model_name}/{model_version}",
         )
 
-    def log_evaluation(self, ref: ModelRef, metrics: dict[str, float], promoted: bool) -> None:
+    def log_evaluation(self, ref: ModelRef, metrics: dict[str, float], decision: Decision) -> None:
         for key, value in metrics.items():
             self.client.log_metric(ref.run_id, f"test_{key}", value)
-        self.client.set_tag(ref.run_id, "promoted", str(promoted).lower())
+        self.client.set_tag(ref.run_id, "promoted", str(decision.promoted).lower())
+        self.client.set_tag(ref.run_id, "gate_reason", decision.reason)
 
     def champion(self) -> Champion | None:
         """The aliased version's skops file, downloaded and loaded through the allowlist (never MLflow's loader,

@@ -19,6 +19,7 @@ import pandas as pd
 import wandb
 from sklearn.pipeline import Pipeline
 
+from ..gate import Decision
 from ..model import Champion
 from .base import CHAMPION_ALIAS, ModelRef
 from .champion_file import CHAMPION_REF_FILE, read_champion, write_champion
@@ -56,10 +57,10 @@ class WandbTracker:
             run_id = run.id
         return ModelRef(version=digest, run_id=run_id, uri=f"{self.project}/{self.model_name}:challenger")
 
-    def log_evaluation(self, ref: ModelRef, metrics: dict[str, float], promoted: bool) -> None:
+    def log_evaluation(self, ref: ModelRef, metrics: dict[str, float], decision: Decision) -> None:
         with self._init("evaluate", {"challenger": ref.version}) as run:
             run.summary.update({f"test_{name}": value for name, value in metrics.items()})
-            run.summary["promoted"] = promoted
+            run.summary.update({"promoted": decision.promoted, "gate_reason": decision.reason})
 
     def champion(self) -> Champion | None:
         return read_champion()
