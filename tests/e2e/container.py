@@ -143,6 +143,13 @@ class Image:
         return container
 
 
+def host_has(package: str) -> bool:
+    """Whether dpkg has `package` installed here."""
+    query = ["dpkg-query", "--show", "--showformat=${Status}", package]
+    result = subprocess.run(query, capture_output=True, text=True, check=False)
+    return result.stdout.strip() == "install ok installed"
+
+
 def copy_into(source: Path, target: Path, *, many: bool) -> None:
     assert source.exists(), f"COPY source {source} is missing from the build context"
     if source.is_dir():
@@ -169,12 +176,18 @@ class Container:
         return IMAGE_ROOTS.sub(lambda match: str(self.path(match.group(0))), value)
 
     def replay(self, command: str) -> None:
-        """The runtime stage's RUN lines: user creation needs nothing here; `install -d` makes directories."""
-        words = shlex.split(command)
-        if words[0] == "useradd":
-            return
-        assert words[:2] == ["install", "-d"], f"no stand-in for RUN {command}"
-        self.path(words[-1]).mkdir(parents=True, exist_ok=True)
+        """The runtime stage's RUN lines: user creation needs nothing here; `install -d` makes directories; a Debian
+        package the image installs must be installed on this machine (the stand-in runs on the host's libraries)."""
+        for step in (part.strip() for part in command.split("&&")):
+            words = shlex.split(step)
+            if words[0] == "useradd" or words in (["apt-get", "update"], ["rm", "-rf", "/var/lib/apt/lists/*"]):
+                continue
+            if words[:2] == ["apt-get", "install"]:
+                for package in (word.split("=")[0] for word in words[2:] if not word.startswith("-")):
+                    assert host_has(package), f"RUN installs {package}, which this machine lacks: no stand-in for it"
+                continue
+            assert words[:2] == ["install", "-d"], f"no stand-in for RUN {step}"
+            self.path(words[-1]).mkdir(parents=True, exist_ok=True)
 
     @property
     def cwd(self) -> Path:

@@ -116,6 +116,7 @@ def test_pipeline_exports_a_parity_checked_model(project, serving, tracking) -> 
     onnx_file, meta = p.root / "models" / "model.onnx", read_json(p.root / "models" / "model.json")
     assert meta["onnx"]["sha256"] == hashlib.sha256(onnx_file.read_bytes()).hexdigest()
     assert meta["onnx"]["opset"] == 17
+    assert meta["onnx"]["opsets"] == {"": 17, "ai.onnx.ml": 3}
     assert meta["classes"] == [0, 1]
     assert meta["positive_label"] == 1
     assert meta["missing_category"] == "missing"

@@ -61,7 +61,8 @@ def export(params: Params) -> str:
     write_json(METADATA_FILE, metadata(onnx_bytes, data, classes, champion.version, scorer.input_names))
     holdout_parity = checks["holdout"]
     return (
-        f"exported champion {champion.version} to {ONNX_FILE} ({len(onnx_bytes) / 1024:.1f} KB, opset {ONNX_OPSET}); "
+        f"exported champion {champion.version} to {ONNX_FILE} ({len(onnx_bytes) / 1024:.1f} KB, "
+        f"opset {ONNX_OPSET['']}); "
         f"parity on {holdout_parity.rows} holdout rows: labels identical, max probability difference "
         f"{holdout_parity.max_probability_difference:.1e} <= {tolerance:g}"
     )
@@ -113,7 +114,8 @@ def metadata(
             "file": ONNX_FILE.name,
             "sha256": hashlib.sha256(onnx_bytes).hexdigest(),
             "size_bytes": len(onnx_bytes),
-            "opset": ONNX_OPSET,
+            "opset": ONNX_OPSET[""],  # the default domain's; `opsets` has every domain the graph uses
+            "opsets": ONNX_OPSET,
             "ir_version": graph.ir_version,
             "onnx_version": onnx.__version__,
             "skl2onnx_version": skl2onnx.__version__,
