@@ -55,7 +55,10 @@ def test_added_by_the_owner() -> None:
 '''
 TEMPLATE_IGNORE = "\n# Profiler output (template 1.1.0)\n*.prof\n"
 OWNER_IGNORE = "\n# Owner's scratch space\n/scratch/\n"
-OWNER_TREES = r"(random_forest:\n\s+n_estimators: )\d+"  # the owner's edit: more trees for the random forest
+# The owner's edit: a stricter gate, a line no template release since 0.1.0 touched (0.2.0 rewrote `train`, so an
+# edited tree count conflicts there by design, as CHANGELOG says).
+OWNER_GATE = r"(min_improvement: )0\.001"
+OWNER_GATE_LINE = "min_improvement: 0.002"
 TEMPLATE_PARAMS_LINE = "# Template 1.1.0: every knob of the pipeline is in this file.\n"
 CONFLICT_MARKERS = ("<<<<<<< before updating", ">>>>>>> after updating")
 GIT_IDENTITY = {
@@ -145,16 +148,16 @@ def commit_all(project: Path, message: str, init: bool = False) -> None:
     git(project, "commit", "--quiet", "-m", message)
 
 
-def edit_like_an_owner(project: Path, clash: bool = True) -> None:
-    """A changed parameter, a new file, a new test, and (with `clash`) a line added where template 1.1.0 adds one
-    too."""
+def edit_like_an_owner(project: Path, clash: bool = True, test_file: str = "tests/test_data.py") -> None:
+    """A changed parameter, a new file, a new test appended to `test_file`, and (with `clash`) a line added where
+    template 1.1.0 adds one too."""
     params = project / "params.yaml"
-    text, count = re.subn(OWNER_TREES, r"\g<1>250", params.read_text(encoding="utf-8"))
-    assert count == 1, "params.yaml has no train.random_forest.n_estimators to edit"
+    text, count = re.subn(OWNER_GATE, r"\g<1>0.002", params.read_text(encoding="utf-8"))
+    assert count == 1, "params.yaml has no evaluate.min_improvement of 0.001 to edit"
     params.write_text(text, encoding="utf-8")
     (project / "notes").mkdir()
     (project / "notes" / "owner.md").write_text("Decisions we made.\n", encoding="utf-8")
-    with (project / "tests" / "test_data.py").open("a", encoding="utf-8") as tests:
+    with (project / test_file).open("a", encoding="utf-8") as tests:
         tests.write(OWNER_TEST)
     if clash:
         with (project / ".gitignore").open("a", encoding="utf-8") as ignore:
@@ -242,7 +245,7 @@ def test_update_keeps_edits_and_brings_changes(template_repo: Path, test_venv: P
     update(project, "1.1.0")  # 1.0.0 -> 1.1.0 has no migration: no --trust
 
     # the owner's edits
-    assert "n_estimators: 250" in (project / "params.yaml").read_text(encoding="utf-8")
+    assert OWNER_GATE_LINE in (project / "params.yaml").read_text(encoding="utf-8")
     assert (project / "notes" / "owner.md").read_text(encoding="utf-8") == "Decisions we made.\n"
     assert "def test_added_by_the_owner" in (project / "tests" / "test_data.py").read_text(encoding="utf-8")
     # the template's changes: a changed file (merged with the owner's edit elsewhere in it) and a new file
@@ -460,7 +463,7 @@ def test_cookiecutter_project_adopts_copier_then_updates(
 
     update(project, "1.1.0")
 
-    assert "n_estimators: 250" in (project / "params.yaml").read_text(encoding="utf-8")
+    assert OWNER_GATE_LINE in (project / "params.yaml").read_text(encoding="utf-8")
     assert (project / "notes" / "owner.md").is_file()
     assert (project / "CONTRIBUTING.md").read_text(encoding="utf-8").startswith("# Contributing to Legacy Churn\n")
     assert recorded_version(project) == "1.1.0"
@@ -497,6 +500,7 @@ def redesign_repo(tmp_path_factory: pytest.TempPathFactory, git_identity: None) 
 
 
 REDESIGN_PAIRS = [("fastapi", "mlflow"), ("batch", "none")]
+UNTOUCHED_TESTS = "tests/test_gate.py"  # unchanged since 0.1.0, so the owner's test appended there merges cleanly
 
 
 @pytest.mark.parametrize(("serving", "tracking"), REDESIGN_PAIRS, ids=[f"{s}-{t}" for s, t in REDESIGN_PAIRS])
@@ -508,7 +512,7 @@ def test_update_from_the_previous_state_is_clean(
     batch.py and spark.py) arrive at their new names as the new text."""
     pair = {"serving": serving, "tracking": tracking}
     project = copy_project(redesign_repo, tmp_path / "churn", "0.1.0", **pair)
-    edit_like_an_owner(project, clash=False)
+    edit_like_an_owner(project, clash=False, test_file=UNTOUCHED_TESTS)
 
     with pytest.raises(UnsafeTemplateError, match="migrations"):
         update(project, "0.2.0")  # 0.2.0 renames files: its migration needs --trust
@@ -517,8 +521,8 @@ def test_update_from_the_previous_state_is_clean(
     fresh = tmp_path / "fresh"
     run_copy(str(redesign_repo), fresh, data={**PAIR, **pair}, vcs_ref="0.2.0", defaults=True, quiet=True)
     expected = project_files(fresh)
-    expected["params.yaml"] = re.sub(OWNER_TREES.encode(), rb"\g<1>250", expected["params.yaml"])
-    expected["tests/test_data.py"] += OWNER_TEST.encode()
+    expected["params.yaml"] = re.sub(OWNER_GATE.encode(), rb"\g<1>0.002", expected["params.yaml"])
+    expected[UNTOUCHED_TESTS] += OWNER_TEST.encode()
     expected["notes/owner.md"] = b"Decisions we made.\n"
     updated = project_files(project)
 
@@ -546,3 +550,21 @@ def test_an_edited_moved_module_keeps_the_owners_lines(redesign_repo: Path, tmp_
     assert unresolved(project) <= {"src/churn_model/serving/batch.py"}
     assert set(left_for_review(project_files(project))) <= {"src/churn_model/serving/batch.py"}
     assert (package / "serving" / "spark.py").is_file() and not (package / "spark.py").exists()
+
+
+def test_an_edited_tree_count_conflicts_in_the_nested_train_section(redesign_repo: Path, tmp_path: Path) -> None:
+    """0.2.0 nests `train` per model family; an owner's edited `train.n_estimators` from 0.1.0 is never dropped in
+    silence: params.yaml is left in conflict with the owner's value on one side, as CHANGELOG promises."""
+    project = copy_project(redesign_repo, tmp_path / "churn", "0.1.0", serving="batch", tracking="none")
+    params = project / "params.yaml"
+    text, count = re.subn(r"(?m)^(  n_estimators: )200$", r"\g<1>250", params.read_text(encoding="utf-8"))
+    assert count == 1, "0.1.0's params.yaml has no flat train.n_estimators"
+    params.write_text(text, encoding="utf-8")
+    commit_all(project, "Owner's edit: more trees")
+
+    update(project, "0.2.0", unsafe=True)
+
+    assert unresolved(project) == {"params.yaml"}
+    merged = params.read_text(encoding="utf-8")
+    assert all(marker in merged for marker in CONFLICT_MARKERS)
+    assert "n_estimators: 250" in merged and "random_forest:" in merged
