@@ -20,6 +20,7 @@ from .projects import TRACKINGS, UV, Project
 
 PAIRS = [("batch", tracking) for tracking in TRACKINGS]
 OUTPUT_COLUMNS = ["prediction_id", "prediction", "probability", "model_version"]
+DISTRIBUTION = ["probability_0", "probability_1"]  # one column per class of the bundled churn target
 TEST_FILE = "data/prepared/test.csv"
 
 MAKE_INPUT = """
@@ -123,7 +124,10 @@ print(json.dumps({
     "joined_rows": len(joined),
     "columns": list(spark.columns),
     "labels_equal": bool((joined["prediction_cli"] == joined["prediction_spark"]).all()),
-    "max_probability_difference": float((joined["probability_cli"] - joined["probability_spark"]).abs().max()),
+    "max_probability_difference": max(
+        float((joined[f"{name}_cli"] - joined[f"{name}_spark"]).abs().max())
+        for name in ("probability", "probability_0", "probability_1")
+    ),
     "ids_unique": bool(spark["prediction_id"].is_unique),
     "versions_equal": bool((joined["model_version_cli"].astype(str) == joined["model_version_spark"]).all()),
 }))
@@ -162,7 +166,7 @@ def test_predict_scores_csv_and_parquet_and_logs_them(
     version = report["champion_version"]
     for output in report["outputs"]:
         assert output["rows"] == 600
-        assert output["columns"][-4:] == OUTPUT_COLUMNS
+        assert output["columns"][-6:] == OUTPUT_COLUMNS + DISTRIBUTION
         assert output["ids_unique"]
         assert output["passthrough_equal"]
         assert output["labels_as_champion"]
@@ -277,7 +281,7 @@ def test_spark_udf_scores_like_predict(project: Any, serving: str, tracking: str
     in_project(p, SPARK_SCORE, source, tmp_path / "spark.parquet", p.package, timeout=900)
     report = in_project(p, COMPARE_SPARK, tmp_path / "cli.csv", tmp_path / "spark.parquet")
     assert report["cli_rows"] == report["spark_rows"] == report["joined_rows"] == 3000
-    assert report["columns"][-4:] == OUTPUT_COLUMNS
+    assert report["columns"][-6:] == OUTPUT_COLUMNS + DISTRIBUTION
     assert report["labels_equal"]
     assert report["max_probability_difference"] <= 1e-9  # the same ONNX graph on the same numbers
     assert report["ids_unique"]

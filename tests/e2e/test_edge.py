@@ -154,7 +154,7 @@ def test_cli_and_device_score_like_the_champion(project, device, serving, tracki
 
     for output in (p.root / "reports" / "predictions.csv", on_device / "out.csv"):
         scored = read_rows(output)
-        assert list(scored[0]) == [*inputs[0], *OUTPUT_COLUMNS]
+        assert list(scored[0]) == [*inputs[0], *OUTPUT_COLUMNS, "probability_0", "probability_1"]  # churn's classes
         assert [row["label"] for row in scored] == [str(label) for label in champion["labels"]]
         probabilities = [float(row["probability"]) for row in scored]
         differences = [abs(a - b) for a, b in zip(probabilities, champion["probabilities"], strict=True)]

@@ -101,8 +101,9 @@ def instances(rows: list[dict[str, str]], data: dict) -> list[dict[str, object]]
     ]
 
 
-def serve_and_score(p: Project, rows: list[dict[str, str]], data: dict, tmp_path: Path) -> list[str]:
-    """The REST service's answer for every holdout row, after checking each answer's shape."""
+def serve_and_score(p: Project, rows: list[dict[str, str]], data: dict, classes: int, tmp_path: Path) -> list[str]:
+    """The REST service's answer for every holdout row, after checking each answer's shape (the whole distribution
+    over `classes` classes included)."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     env = p.env | {"HOST": "127.0.0.1", "PORT": str(port), "PREDICTION_STORE_URL": f"sqlite:///{tmp_path / 'p.db'}"}
@@ -112,6 +113,8 @@ def serve_and_score(p: Project, rows: list[dict[str, str]], data: dict, tmp_path
         assert status == 200, body
         assert len(body["predictions"]) == len(body["probabilities"]) == len(rows)
         assert all(0.0 <= probability <= 1.0 for probability in body["probabilities"])
+        assert {len(spread) for spread in body["class_probabilities"]} == {classes}
+        assert all(abs(sum(spread.values()) - 1.0) < 1e-5 for spread in body["class_probabilities"])
         first = {"prediction_id": body["prediction_ids"][0], "actual": int(rows[0][data["target"]])}
         assert call("POST", f"{base}/feedback", first)[0] == 202
         example = call("GET", f"{base}/openapi.json")[1]["components"]["schemas"]["PredictRequest"]["examples"][0]
@@ -122,11 +125,16 @@ def serve_and_score(p: Project, rows: list[dict[str, str]], data: dict, tmp_path
 LABEL_COLUMN = {"batch": "prediction", "edge": "label"}
 
 
-def score_file(p: Project) -> list[str]:
-    """`make predict`: the batch or edge scorer over the holdout, into reports/predictions.csv."""
+def score_file(p: Project, classes: int) -> list[str]:
+    """`make predict`: the batch or edge scorer over the holdout, into reports/predictions.csv, with one
+    probability_<class> column per class that sum to 1 on every row."""
     p.run("make", "predict", timeout=600)
     with (p.root / "reports" / "predictions.csv").open(newline="", encoding="utf-8") as file:
-        return [row[LABEL_COLUMN[p.serving]] for row in csv.DictReader(file)]
+        scored = list(csv.DictReader(file))
+    distribution = [name for name in scored[0] if name.startswith("probability_")]
+    assert len(distribution) == classes, distribution
+    assert all(abs(sum(float(row[name]) for name in distribution) - 1.0) < 1e-5 for row in scored)
+    return [row[LABEL_COLUMN[p.serving]] for row in scored]
 
 
 @pytest.mark.parametrize("case", [pytest.param(case, id=case.id) for case in CASES])
@@ -162,7 +170,11 @@ def test_init_data_on_a_real_dataset_trains_serves_and_passes_its_own_tests(
 
     data = yaml.safe_load(params_file.read_text())["data"]
     rows = holdout(p)
-    labels = serve_and_score(p, rows, data, tmp_path_factory.mktemp("serve")) if switching else score_file(p)
+    labels = (
+        serve_and_score(p, rows, data, case.classes, tmp_path_factory.mktemp("serve"))
+        if switching
+        else score_file(p, case.classes)
+    )
     assert set(labels) <= {row[case.target] for row in rows}
     assert accuracy(labels, rows, case.target) > 0.8
 

@@ -13,7 +13,7 @@ import pytest
 from {{ cookiecutter.package_name }}.errors import ProjectError
 from {{ cookiecutter.package_name }}.predictor import Predictor
 from {{ cookiecutter.package_name }}.schema import validate_frame
-from {{ cookiecutter.package_name }}.serving.batch import OUTPUT_COLUMNS, score_file
+from {{ cookiecutter.package_name }}.serving.batch import OUTPUT_COLUMNS, class_columns, score_file
 from {{ cookiecutter.package_name }}.store import read_predictions, read_requests
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -38,7 +38,8 @@ def test_csv_rows_are_scored_and_other_columns_pass_through(
     assert summary.startswith(f"scored {ROWS} rows in 8 chunks with model version 7")
 
     scored = pd.read_csv(workspace / "out" / "scored.csv", dtype={"customer_id": str})
-    assert list(scored.columns) == [*customers.columns, *OUTPUT_COLUMNS]
+    distribution = class_columns(predictor.class_names)
+    assert list(scored.columns) == [*customers.columns, *OUTPUT_COLUMNS, *distribution]
     assert scored["customer_id"].tolist() == customers["customer_id"].tolist()
     assert scored[predictor.data.target].tolist() == customers[predictor.data.target].tolist()
     assert scored["prediction_id"].is_unique
@@ -47,6 +48,8 @@ def test_csv_rows_are_scored_and_other_columns_pass_through(
     expected = predictor.score_frame(validate_frame(customers, predictor.data, require_target=True))
     assert scored["prediction"].tolist() == expected.labels
     assert scored["probability"].tolist() == pytest.approx(expected.probabilities)
+    for name, column in zip(predictor.class_names, distribution, strict=True):
+        assert scored[column].tolist() == pytest.approx([row[name] for row in expected.class_probabilities])
 
     logged = read_predictions(store)
     assert set(logged["id"]) == set(scored["prediction_id"])
@@ -66,7 +69,7 @@ def test_parquet_keeps_its_column_types(
 
     source, scored = pq.read_schema(workspace / "in.parquet"), pq.read_table(workspace / "scored.parquet")
     assert scored.num_rows == ROWS
-    assert scored.schema.names == [*source.names, *OUTPUT_COLUMNS]
+    assert scored.schema.names == [*source.names, *OUTPUT_COLUMNS, *class_columns(predictor.class_names)]
     for name in ("customer_id", "visits", "signed_up"):
         assert scored.schema.field(name).type == source.field(name).type
     assert scored.schema.field("probability").type == pa.float64()

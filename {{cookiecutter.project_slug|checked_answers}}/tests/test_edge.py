@@ -94,13 +94,16 @@ def test_runtime_scores_the_holdout_like_the_champion(exported: Params, tmp_path
     assert report.rows == len(features) == len(scored)
     assert scored["label"].tolist() == champion.model.predict(features).tolist()
     positive = champion.model.classes_.tolist().index(exported.data.positive_label)
-    expected = champion.model.predict_proba(features)[:, positive]
-    assert np.abs(scored["probability"].to_numpy() - expected).max() <= PROBABILITY_TOLERANCE + 1e-6  # 6 decimals
+    expected = champion.model.predict_proba(features)
+    assert np.abs(scored["probability"].to_numpy() - expected[:, positive]).max() <= PROBABILITY_TOLERANCE + 1e-6
+    distribution = [f"probability_{label}" for label in champion.model.classes_.tolist()]
+    assert np.abs(scored[distribution].to_numpy() - expected).max() <= PROBABILITY_TOLERANCE + 1e-6  # 6 decimals
     assert scored["prediction_id"].str.fullmatch(r"[0-9a-f]{32}").all()
     assert scored["prediction_id"].nunique() == len(scored)
     assert (scored["model_version"].astype(str) == champion.version).all()
     passthrough = list(pd.read_csv(TEST_FILE, nrows=0).columns)
-    assert list(scored.columns) == [*passthrough, "prediction_id", "label", "probability", "model_version"]
+    outputs = ["prediction_id", "label", "probability", "model_version", *distribution]
+    assert list(scored.columns) == [*passthrough, *outputs]
     assert 0 < report.p50_ms <= report.p99_ms
     assert report.model_kb == pytest.approx(ONNX_FILE.stat().st_size / 1024)
     for shown in ("KB", "rows/s", "p50", "p99"):

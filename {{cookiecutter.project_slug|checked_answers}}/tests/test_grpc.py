@@ -136,6 +136,8 @@ def test_predict_scores_like_the_core_and_logs_every_row(
     expected = predictor.score_frame(validate_frame(rows, params.data, require_target=False))
     assert [label_value(p.label) for p in response.predictions] == expected.labels
     assert [p.probability for p in response.predictions] == pytest.approx(expected.probabilities, abs=1e-6)
+    for answer, wanted in zip(response.predictions, expected.class_probabilities, strict=True):
+        assert dict(answer.class_probabilities) == pytest.approx(wanted, abs=1e-6)
     ids = [p.prediction_id for p in response.predictions]
     assert len(set(ids)) == 25
     assert response.model_version == "7"

@@ -51,6 +51,19 @@ def test_records_and_frames_score_the_same(predictor: Predictor, params: Params)
     assert all(0.0 <= p <= 1.0 for p in from_frame.probabilities)
 
 
+def test_every_class_gets_its_probability(predictor: Predictor, params: Params, classes: list) -> None:
+    """The whole distribution, keyed by the class as text; the one `probability` is the positive label's (two
+    classes) or the predicted label's (more)."""
+    frame = parity_sample(params.data, rows=20)
+    scored = predictor.score_frame(validate_frame(frame, params.data, require_target=False))
+    for label, probability, spread in zip(scored.labels, scored.probabilities, scored.class_probabilities, strict=True):
+        assert list(spread) == [str(known) for known in classes]
+        assert sum(spread.values()) == pytest.approx(1.0, abs=1e-5)
+        assert max(spread, key=spread.__getitem__) == str(label)
+        chosen = str(params.data.positive_label) if len(classes) == 2 else str(label)
+        assert probability == pytest.approx(spread[chosen])
+
+
 def test_outcomes_must_name_a_class(predictor: Predictor, classes: list, wrong_class: tuple) -> None:
     assert predictor.known_class(classes[-1]) == classes[-1]
     assert predictor.known_class(str(classes[0])) == classes[0]  # the text of a class is that class

@@ -59,11 +59,13 @@ def test_predict_scores_every_instance_like_the_prediction_core(client: TestClie
     response = client.post("/predict", json={"instances": instances})
     assert response.status_code == 200, response.text
     body = response.json()
-    assert set(body) == {"predictions", "probabilities", "prediction_ids", "model_version"}
+    assert set(body) == {"predictions", "probabilities", "class_probabilities", "prediction_ids", "model_version"}
     assert body["model_version"] == MODEL_VERSION
     expected = predictor.score_frame(validate_frame(pd.DataFrame(instances), predictor.data, require_target=False))
     assert body["predictions"] == expected.labels
     assert body["probabilities"] == pytest.approx(expected.probabilities, abs=1e-6)
+    for sent, wanted in zip(body["class_probabilities"], expected.class_probabilities, strict=True):
+        assert sent == pytest.approx(wanted, abs=1e-6)
     assert len(set(body["prediction_ids"])) == 5
     assert all(len(i) == 32 and int(i, 16) >= 0 for i in body["prediction_ids"])
 

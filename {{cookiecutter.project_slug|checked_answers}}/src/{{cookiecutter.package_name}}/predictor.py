@@ -30,6 +30,8 @@ class ScoredRows:
     labels: list[int | str]
     probabilities: list[float]
     """Probability of `data.positive_label` for two classes, of the predicted label otherwise."""
+    class_probabilities: list[dict[str, float]]
+    """Every class's probability, keyed by the class as text (JSON keys are text): the whole distribution."""
     model_version: str
 
 
@@ -57,6 +59,7 @@ class Predictor:
         classes = self.scorer.classes
         self._positive = classes.index(data.positive_label) if len(classes) == 2 else None
         self._classes = {str(known): known.item() if isinstance(known, np.generic) else known for known in classes}
+        self.class_names = list(self._classes)
 
     @classmethod
     def from_champion(cls, params: Params | None = None) -> Predictor:
@@ -95,5 +98,6 @@ class Predictor:
             ids=[uuid.uuid4().hex for _ in range(len(labels))],
             labels=labels.tolist(),
             probabilities=chosen.astype(float).tolist(),
+            class_probabilities=[dict(zip(self.class_names, row, strict=True)) for row in probabilities.tolist()],
             model_version=self.model_version,
         )

@@ -5,6 +5,8 @@
   runs in the memory of a chunk or two (the store's backpressure keeps at most one chunk waiting for the database).
 - Columns outside the schema (customer ids, the actual outcome, ...) pass through unchanged: a CSV is read as
   text (ids keep their leading zeros), a Parquet file keeps its column types.
+- Each row gains prediction_id, prediction, probability (of the positive label, or of the predicted one with
+  more than two classes), model_version, then one `probability_<class>` column per class: the whole distribution.
 - The output is written to a hidden file next to it and renamed at the end, so a failed run never leaves a
   file that looks complete.
 - Each chunk is one request in the prediction store (source "batch"), so drift and performance monitoring see
@@ -18,7 +20,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, TypeVar
@@ -74,12 +76,13 @@ def score_file(
     data = predictor.data if predictor else load_params().data
     rows = chunks = 0
     with open_source(input, chunk_size) as source:
-        check_columns(source.schema, data, input)
+        check_columns(source.schema, data, input)  # before the model loads: a wrong file fails at once
         with PredictionStore.writer(store_url) as store:  # opened up front: a wrong store URL fails before scoring
             if predictor is None:
                 from ..predictor import Predictor
 
                 predictor = Predictor.from_champion()
+            check_columns(source.schema, data, input, predictor.class_names)
             service = PredictionService(data, SOURCE, store, predictor=predictor)
             loaded = time.perf_counter()
             output.parent.mkdir(parents=True, exist_ok=True)
@@ -106,12 +109,17 @@ def score_file(
     )
 
 
-def check_columns(schema: pa.Schema, data: DataParams, path: Path) -> None:
-    """Fail before scoring anything when the file cannot match the schema."""
+def class_columns(class_names: Sequence[str]) -> list[str]:
+    """The output column holding each class's probability."""
+    return [f"probability_{name}" for name in class_names]
+
+
+def check_columns(schema: pa.Schema, data: DataParams, path: Path, class_names: Sequence[str] = ()) -> None:
+    """Fail before scoring anything when the file cannot match the schema or would clash with the output."""
     missing = [name for name in data.features if name not in schema.names]
     if missing:
         raise DataValidationError(f"{path}: missing column(s): {', '.join(missing)}")
-    taken = [name for name in OUTPUT_COLUMNS if name in schema.names]
+    taken = [name for name in [*OUTPUT_COLUMNS, *class_columns(class_names)] if name in schema.names]
     if taken:
         raise DataValidationError(f"{path}: has output column(s) {', '.join(taken)} already; rename or drop them")
     for name in data.numeric_features:
@@ -138,6 +146,9 @@ def _with_predictions(table: pa.Table, scored: ScoredRows) -> pa.Table:
         "probability": pa.array(scored.probabilities, pa.float64()),
         "model_version": pa.array([scored.model_version] * table.num_rows, pa.string()),
     }
+    names = list(scored.class_probabilities[0]) if scored.class_probabilities else []
+    for name, column in zip(names, class_columns(names), strict=True):
+        added[column] = pa.array([row[name] for row in scored.class_probabilities], pa.float64())
     for name, values in added.items():
         table = table.append_column(name, values)
     return table.replace_schema_metadata(None)  # pandas metadata of the input would describe the wrong columns

@@ -9,7 +9,8 @@ mismatched file is refused.
 
 Input: a header row naming every feature; an empty cell is a missing value (NaN for numbers, the missing-category
 token for categories). Rows stream through the csv module in chunks, so memory stays flat. Every input column
-passes through to the output, followed by prediction_id, label, probability and model_version. Bad input stops
+passes through to the output, followed by prediction_id, label, probability (of the positive label, or of the
+predicted one with more than two classes), model_version and one probability_<class> per class. Bad input stops
 with one line naming the column and the row (exit 2) and leaves no output file.
 """
 
@@ -91,6 +92,7 @@ class EdgeModel:
         self._check_inputs(metadata_path)
         self.size_bytes = len(onnx_bytes)
         self.positive = classes.index(positive) if len(classes) == 2 and positive in classes else None
+        self.output_columns = [*OUTPUT_COLUMNS, *(f"probability_{label}" for label in classes)]
 
     def _check_inputs(self, metadata_path: Path) -> None:
         graph = {node.name: node.type for node in self.session.get_inputs()}
@@ -98,11 +100,12 @@ class EdgeModel:
         if graph != wanted:
             raise EdgeError(f"{metadata_path}: its features do not match the model's inputs {sorted(graph)}")
 
-    def score(self, columns: dict[str, np.ndarray]) -> tuple[list[Any], list[float]]:
-        """Labels and the probability of the positive label (two classes) or of the predicted label."""
+    def score(self, columns: dict[str, np.ndarray]) -> tuple[list[Any], list[float], list[list[float]]]:
+        """Labels, the probability of the positive label (two classes) or of the predicted label, and every
+        class's probability in the order of model.json's classes."""
         labels, probabilities = self.session.run(None, columns)[:2]
         chosen = probabilities.max(axis=1) if self.positive is None else probabilities[:, self.positive]
-        return labels.tolist(), chosen.astype(float).tolist()
+        return labels.tolist(), chosen.astype(float).tolist(), probabilities.astype(float).tolist()
 
 
 @dataclass(frozen=True)
@@ -150,14 +153,13 @@ def score_file(input: Path, output: Path, model: EdgeModel, *, latency_calls: in
             with _open_text(input) as source:
                 reader = csv.reader(source)
                 header = _header(reader, input, model.features)
-                kept = [i for i, name in enumerate(header) if name not in OUTPUT_COLUMNS]
+                kept = [i for i, name in enumerate(header) if name not in model.output_columns]
                 writer = csv.writer(sink)
-                writer.writerow([*(header[i] for i in kept), *OUTPUT_COLUMNS])
+                writer.writerow([*(header[i] for i in kept), *model.output_columns])
                 for cells, columns in _chunks(reader, input, header, model):
-                    labels, probabilities = model.score(columns)
-                    for row, label, probability in zip(cells, labels, probabilities, strict=True):
-                        passthrough = [row[i] for i in kept]
-                        writer.writerow([*passthrough, uuid.uuid4().hex, label, round(probability, 6), model.version])
+                    for row, label, probability, spread in zip(cells, *model.score(columns), strict=True):
+                        answer = [uuid.uuid4().hex, label, round(probability, 6), model.version]
+                        writer.writerow([*(row[i] for i in kept), *answer, *(round(p, 6) for p in spread)])
                     samples += _single_rows(columns, latency_calls - len(samples))
                     rows += len(cells)
             if rows == 0:

@@ -76,8 +76,12 @@ class PredictionServicer(prediction_pb2_grpc.PredictionServiceServicer):
             context.abort(grpc.StatusCode.INTERNAL, "prediction failed; see the server log")
         return prediction_pb2.PredictResponse(
             predictions=[
-                prediction_pb2.Prediction(prediction_id=id_, label=label_message(label), probability=probability)
-                for id_, label, probability in zip(scored.ids, scored.labels, scored.probabilities, strict=True)
+                prediction_pb2.Prediction(
+                    prediction_id=id_, label=label_message(label), probability=probability, class_probabilities=spread
+                )
+                for id_, label, probability, spread in zip(
+                    scored.ids, scored.labels, scored.probabilities, scored.class_probabilities, strict=True
+                )
             ],
             model_version=scored.model_version,
         )

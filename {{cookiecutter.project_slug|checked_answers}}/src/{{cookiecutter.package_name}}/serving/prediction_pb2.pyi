@@ -42,14 +42,23 @@ class Label(_message.Message):
     def __init__(self, integer: _Optional[int] = ..., text: _Optional[str] = ...) -> None: ...
 
 class Prediction(_message.Message):
-    __slots__ = ("prediction_id", "label", "probability")
+    __slots__ = ("prediction_id", "label", "probability", "class_probabilities")
+    class ClassProbabilitiesEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: float
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[float] = ...) -> None: ...
     PREDICTION_ID_FIELD_NUMBER: _ClassVar[int]
     LABEL_FIELD_NUMBER: _ClassVar[int]
     PROBABILITY_FIELD_NUMBER: _ClassVar[int]
+    CLASS_PROBABILITIES_FIELD_NUMBER: _ClassVar[int]
     prediction_id: str
     label: Label
     probability: float
-    def __init__(self, prediction_id: _Optional[str] = ..., label: _Optional[_Union[Label, _Mapping]] = ..., probability: _Optional[float] = ...) -> None: ...
+    class_probabilities: _containers.ScalarMap[str, float]
+    def __init__(self, prediction_id: _Optional[str] = ..., label: _Optional[_Union[Label, _Mapping]] = ..., probability: _Optional[float] = ..., class_probabilities: _Optional[_Mapping[str, float]] = ...) -> None: ...
 
 class PredictResponse(_message.Message):
     __slots__ = ("predictions", "model_version")

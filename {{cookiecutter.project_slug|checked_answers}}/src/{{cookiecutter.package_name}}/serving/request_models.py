@@ -65,6 +65,10 @@ def build_request_models(data: DataParams, max_batch_size: int) -> RequestModels
                 description=f"Probability of class {data.positive_label!r} (two classes), else of the predicted class."
             ),
         ),
+        class_probabilities=(
+            list[dict[str, float]],
+            Field(description="Every class's probability, keyed by the class as text; each instance's sum to 1."),
+        ),
         prediction_ids=(list[str], Field(description="Ids to send actual outcomes to /feedback with.")),
         model_version=(str, Field(description="Version of the champion model that answered.")),
     )

@@ -142,6 +142,7 @@ def create_app(
         body = {
             "predictions": scored.labels,
             "probabilities": scored.probabilities,
+            "class_probabilities": scored.class_probabilities,
             "prediction_ids": scored.ids,
             "model_version": scored.model_version,
         }

@@ -41,7 +41,7 @@ from ..champion import Champion, load_champion
 from ..config import DataParams, Params, load_params
 from ..errors import DataValidationError
 from ..predictor import Predictor
-from .batch import OUTPUT_COLUMNS
+from .batch import OUTPUT_COLUMNS, class_columns
 from .service import PredictionService
 
 SCORED = "__scored"
@@ -49,15 +49,17 @@ _SERVICES: dict[str, PredictionService] = {}  # per Python worker: the service o
 
 
 def score_spark(frame: DataFrame, params: Params | None = None) -> DataFrame:
-    """`frame` with prediction_id, prediction, probability and model_version columns added; every row is kept."""
+    """`frame` with the columns `predict` adds (prediction_id, prediction, probability, model_version and one
+    probability_<class> per class); every row is kept."""
     data = (params or load_params()).data
     missing = [name for name in data.features if name not in frame.columns]
     if missing:
         raise DataValidationError(f"missing column(s): {', '.join(missing)}")
-    taken = [name for name in OUTPUT_COLUMNS if name in frame.columns]
+    champion = load_champion()
+    distribution = class_columns(_class_names(champion))
+    taken = [name for name in [*OUTPUT_COLUMNS, *distribution] if name in frame.columns]
     if taken:
         raise DataValidationError(f"has output column(s) {', '.join(taken)} already; rename or drop them")
-    champion = load_champion()
     scored = frame.withColumn(SCORED, scoring_udf(champion, data)(F.struct(*[frame[name] for name in data.features])))
     return scored.select(
         *[scored[name] for name in frame.columns],
@@ -65,26 +67,31 @@ def score_spark(frame: DataFrame, params: Params | None = None) -> DataFrame:
         scored[SCORED].getField("prediction").alias("prediction"),
         scored[SCORED].getField("probability").alias("probability"),
         F.lit(champion.version).alias("model_version"),
+        *[scored[SCORED].getField(name).alias(name) for name in distribution],
     )
 
 
 def scoring_udf(champion: Champion, data: DataParams) -> Callable[[Column], Column]:
-    """A pandas UDF taking a struct of the schema's columns and returning (prediction_id, prediction, probability)."""
+    """A pandas UDF taking a struct of the schema's columns and returning (prediction_id, prediction, probability,
+    probability_<class>...)."""
     job = f"{champion.version}-{uuid.uuid4().hex}"
+    names = _class_names(champion)
     returns = StructType(
         [
             StructField("prediction_id", StringType()),
             StructField("prediction", _label_type(champion)),
             StructField("probability", DoubleType()),
+            *[StructField(column, DoubleType()) for column in class_columns(names)],
         ]
     )
 
     @F.pandas_udf(returns)
     def score(rows: pd.DataFrame) -> pd.DataFrame:
         scored = _service(job, champion, data).predict_frame(rows)
-        return pd.DataFrame(
-            {"prediction_id": scored.ids, "prediction": scored.labels, "probability": scored.probabilities}
-        )
+        columns = {"prediction_id": scored.ids, "prediction": scored.labels, "probability": scored.probabilities}
+        for name, column in zip(names, class_columns(names), strict=True):
+            columns[column] = [row[name] for row in scored.class_probabilities]
+        return pd.DataFrame(columns)
 
     # Nondeterministic (new ids on every run), which also stops Spark from running it once per extracted field.
     return score.asNondeterministic()
@@ -96,6 +103,11 @@ def _service(job: str, champion: Champion, data: DataParams) -> PredictionServic
         _SERVICES.clear()
         _SERVICES[job] = PredictionService(data, "spark", None, predictor=Predictor(champion, data))
     return _SERVICES[job]
+
+
+def _class_names(champion: Champion) -> list[str]:
+    """The classes as text, as Predictor keys its distribution."""
+    return [str(label.item() if isinstance(label, np.generic) else label) for label in champion.model.classes_]
 
 
 def _label_type(champion: Champion) -> DataType:
