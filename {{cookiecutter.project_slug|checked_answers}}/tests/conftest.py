@@ -122,6 +122,23 @@ def predictor() -> Predictor:
     return Predictor(Champion(model, MODEL_VERSION), params.data)
 
 
+@pytest.fixture(scope="session")
+def boolean_predictor(tmp_path_factory: pytest.TempPathFactory) -> Predictor:
+    """A model whose classes are booleans (the target reads "is it the positive label?"), as a CSV of
+    true/false values trains it: what comes back and what /feedback takes must be True and False, never 1 and 0."""
+    params = load_params(PROJECT_ROOT / "params.yaml")
+    frame = pd.read_csv(PROJECT_ROOT / params.data.path)
+    frame[params.data.target] = frame[params.data.target].astype(str) == str(params.data.positive_label)
+    path = tmp_path_factory.mktemp("boolean") / "boolean.csv"
+    frame.to_csv(path, index=False)
+    data = params.data.model_copy(update={"path": path, "positive_label": True})
+    train = prepare(data).train
+    model = build_pipeline(data, TrainParams.model_validate(quick_training(params.train.model_dump())))
+    fit_with_progress(model, train[data.features], train[data.target])
+    assert model.classes_.tolist() == [False, True]
+    return Predictor(Champion(model, MODEL_VERSION), data)
+
+
 @pytest.fixture
 def store(workspace: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     """The URL of a fresh prediction store in the workspace, also set as PREDICTION_STORE_URL."""

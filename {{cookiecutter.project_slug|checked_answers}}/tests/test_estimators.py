@@ -11,7 +11,14 @@ import pandas as pd
 from {{ cookiecutter.package_name }}.config import Family, Params, TrainParams
 from {{ cookiecutter.package_name }}.data import load_split
 from {{ cookiecutter.package_name }}.estimators import FAMILIES, family_of
-from {{ cookiecutter.package_name }}.model import TRUSTED_TYPES, build_pipeline, load_model, save_model, trusted_types
+from {{ cookiecutter.package_name }}.model import (
+    TRUSTED_TYPES,
+    build_pipeline,
+    load_model,
+    save_model,
+    training_medians,
+    trusted_types,
+)
 from {{ cookiecutter.package_name }}.onnx_model import OnnxScorer, check_parity, convert
 from {{ cookiecutter.package_name }}.predictor import parity_sample
 from {{ cookiecutter.package_name }}.train import fit_with_progress
@@ -27,6 +34,9 @@ def test_each_family_trains_saves_loads_and_converts(family_params: Params, tmp_
     model = build_pipeline(data, family_params.train)
     fit_with_progress(model, features, target)
     assert family_of(model.steps[-1][1]).name == family_params.train.family
+
+    medians = training_medians(model)  # what the REST example is built from
+    assert medians == {name: float(features[name].median()) for name in data.numeric_features}
 
     save_model(model, tmp_path / "model.skops")
     assert set(trusted_types(tmp_path / "model.skops")) <= TRUSTED_TYPES

@@ -73,6 +73,19 @@ def test_outcomes_must_name_a_class(predictor: Predictor, classes: list, wrong_c
             predictor.known_class(wrong)
 
 
+def test_boolean_classes_stay_booleans(boolean_predictor: Predictor) -> None:
+    scored = boolean_predictor.score_frame(
+        validate_frame(parity_sample(boolean_predictor.data, rows=50), boolean_predictor.data, require_target=False)
+    )
+    assert {type(label) for label in scored.labels} == {bool}
+    assert all(set(spread) == {"False", "True"} for spread in scored.class_probabilities)
+    assert boolean_predictor.known_class(True) is True
+    assert boolean_predictor.known_class("False") is False  # gRPC carries a boolean outcome as text
+    for wrong in (1, 0, "1", "yes"):
+        with pytest.raises(DataValidationError, match=re.escape("model's classes (False, True)")):
+            boolean_predictor.known_class(wrong)
+
+
 def test_the_parity_sample_stays_within_narrow_bounds(params: Params) -> None:
     """Rounding to 0.01 once pushed values of a column bounded by [0, 0.0588] out of bounds."""
     narrow = {name: Bounds(min=0.0, max=0.0587852) for name in params.data.numeric_features}

@@ -36,7 +36,8 @@ def serve(params: Params, predictor: Predictor, store: str, monkeypatch: pytest.
 
     def build(**options: object) -> TestClient:
         served = options.pop("predictor", predictor)
-        app: FastAPI = rest.create_app(params, served, prediction_store_url=store, **options)
+        schema = params.model_copy(update={"data": served.data})  # the served model's schema
+        app: FastAPI = rest.create_app(schema, served, prediction_store_url=store, **options)
         return TestClient(app)
 
     return build
@@ -100,6 +101,30 @@ def test_openapi_documents_every_feature_with_its_type_and_bounds(serve, params:
         assert {t["type"] for t in field["anyOf"]} == {"string", "null"}
         assert all(value in field["description"] for value in known)
     assert "FeedbackRequest" in components
+
+
+def test_the_documented_example_is_the_training_medians_and_valid(client: TestClient, predictor: Predictor) -> None:
+    """The example in /openapi.json reads like the data (medians the imputer learned), and the service accepts it."""
+    schema = client.get("/openapi.json").json()
+    example = schema["components"]["schemas"]["PredictRequest"]["examples"][0]
+    row = example["instances"][0]
+    assert set(row) == set(predictor.data.features)
+    for name in predictor.data.numeric_features:
+        assert row[name] == pytest.approx(predictor.medians[name], rel=1e-5)
+    assert client.post("/predict", json=example).status_code == 200
+
+
+def test_boolean_classes_are_json_booleans(serve, boolean_predictor: Predictor) -> None:
+    with serve(predictor=boolean_predictor) as client:
+        body = {"instances": rows(boolean_predictor.data, 3)}
+        answer = client.post("/predict", json=body).json()
+        assert {type(label) for label in answer["predictions"]} == {bool}
+        prediction_id = answer["prediction_ids"][0]
+        assert client.post("/feedback", json={"prediction_id": prediction_id, "actual": True}).status_code == 202
+        refused = client.post("/feedback", json={"prediction_id": prediction_id, "actual": 1})
+        assert refused.status_code == 422, refused.text
+        actual = client.get("/openapi.json").json()["components"]["schemas"]["FeedbackRequest"]["properties"]["actual"]
+        assert actual["type"] == "boolean"
 
 
 def bad_requests(data: DataParams) -> list[tuple[str, object, str]]:

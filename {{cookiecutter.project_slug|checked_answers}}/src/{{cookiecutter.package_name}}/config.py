@@ -29,7 +29,7 @@ class Bounds(_Strict):
 class DataParams(_Strict):
     path: Path
     target: str
-    positive_label: int | str
+    positive_label: bool | int | str  # bool first: YAML's `true` is a boolean class, never the integer 1
     test_size: float = Field(gt=0, lt=1)
     seed: int
     numeric_features: dict[str, Bounds] = Field(default_factory=dict)

@@ -51,6 +51,13 @@ def build_pipeline(data: DataParams, train: TrainParams) -> Pipeline:
     return Pipeline([("preprocess", preprocess), ("classifier", family.build(train, data.seed))])
 
 
+def training_medians(model: Pipeline) -> dict[str, float]:
+    """Each numeric column's median in the training data, as the fitted imputer learned it."""
+    numeric = model.named_steps["preprocess"].named_transformers_["numeric"]
+    imputer = numeric.steps[0][1] if isinstance(numeric, Pipeline) else numeric
+    return {str(name): float(value) for name, value in zip(imputer.feature_names_in_, imputer.statistics_, strict=True)}
+
+
 def save_model(model: Pipeline, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     sio.dump(model, path)

@@ -18,6 +18,7 @@ import pandas as pd
 from .champion import Champion, load_champion
 from .config import DataParams, Params, load_params
 from .errors import DataValidationError
+from .model import training_medians
 from .onnx_model import OnnxScorer, scorer_for
 from .schema import MISSING_CATEGORY
 
@@ -59,21 +60,36 @@ class Predictor:
         classes = self.scorer.classes
         self._positive = classes.index(data.positive_label) if len(classes) == 2 else None
         self._classes = {str(known): known.item() if isinstance(known, np.generic) else known for known in classes}
+        self._boolean = all(isinstance(known, bool) for known in self._classes.values())
         self.class_names = list(self._classes)
+        self.medians = training_medians(champion.model) if data.numeric_features else {}
 
     @classmethod
     def from_champion(cls, params: Params | None = None) -> Predictor:
         return cls(load_champion(), (params or load_params()).data)
 
     def known_class(self, value: object) -> int | str:
-        """The model's class that `value` names (an integer or its text form both match), or DataValidationError.
+        """The model's class that `value` names (the class or its text form: `1` or "1", `true` or "True"), or
+        DataValidationError. A boolean names only a boolean class (`true` is not the class 1).
 
         Returned as a plain Python value of the class's own type, so outcomes join with the logged predictions.
         """
-        if isinstance(value, bool) or str(value) not in self._classes:
+        if (isinstance(value, bool) and not self._boolean) or str(value) not in self._classes:
             allowed = ", ".join(self._classes)
             raise DataValidationError(f"actual must be one of the model's classes ({allowed}); got {value!r}")
         return self._classes[str(value)]
+
+    def typical_row(self) -> dict[str, object]:
+        """A valid instance that reads like the data: the training medians, each category's first known value."""
+        row: dict[str, object] = {}
+        for name, bounds in self.data.numeric_features.items():
+            median = self.medians.get(name)  # None (missing, imputed) for a column the champion never saw
+            if median is not None:  # within bounds even if params.yaml narrowed them after training
+                median = float(f"{median:.6g}")
+                median = max(median, bounds.min) if bounds.min is not None else median
+                median = min(median, bounds.max) if bounds.max is not None else median
+            row[name] = median
+        return row | {name: known[0] if known else None for name, known in self.data.categorical_features.items()}
 
     def score_frame(self, clean: pd.DataFrame) -> ScoredRows:
         """Score a frame `schema.validate_frame` returned."""

@@ -93,6 +93,7 @@ class EdgeModel:
         self.size_bytes = len(onnx_bytes)
         self.positive = classes.index(positive) if len(classes) == 2 and positive in classes else None
         self.output_columns = [*OUTPUT_COLUMNS, *(f"probability_{label}" for label in classes)]
+        self.boolean = all(isinstance(label, bool) for label in classes)  # the graph answers them as 0 and 1
 
     def _check_inputs(self, metadata_path: Path) -> None:
         graph = {node.name: node.type for node in self.session.get_inputs()}
@@ -105,6 +106,7 @@ class EdgeModel:
         class's probability in the order of model.json's classes."""
         labels, probabilities = self.session.run(None, columns)[:2]
         chosen = probabilities.max(axis=1) if self.positive is None else probabilities[:, self.positive]
+        labels = labels.astype(bool) if self.boolean else labels
         return labels.tolist(), chosen.astype(float).tolist(), probabilities.astype(float).tolist()
 
 

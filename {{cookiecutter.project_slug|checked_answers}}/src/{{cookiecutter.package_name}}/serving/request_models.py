@@ -48,7 +48,7 @@ def max_batch_size_from_env() -> int:
 
 def build_request_models(data: DataParams, max_batch_size: int) -> RequestModels:
     instance = _instance_model(data)
-    label = int if isinstance(data.positive_label, int) else Annotated[str, Field(max_length=MAX_CATEGORY_LENGTH)]
+    label = label_type(data)
     predict_request = create_model(
         "PredictRequest",
         __config__=ConfigDict(extra="forbid", json_schema_extra={"examples": [{"instances": [_example_row(data)]}]}),
@@ -80,6 +80,15 @@ def build_request_models(data: DataParams, max_batch_size: int) -> RequestModels
         actual=(label, Field(strict=True, description=f"The real value of {data.target!r}.")),
     )
     return RequestModels(instance, predict_request, predict_response, feedback_request, max_batch_size)
+
+
+def label_type(data: DataParams) -> Any:
+    """The target's type as JSON carries it: a boolean, an integer or a short string, like the positive label."""
+    if isinstance(data.positive_label, bool):
+        return bool
+    if isinstance(data.positive_label, int):
+        return int
+    return Annotated[str, Field(max_length=MAX_CATEGORY_LENGTH)]
 
 
 def _instance_model(data: DataParams) -> type[BaseModel]:

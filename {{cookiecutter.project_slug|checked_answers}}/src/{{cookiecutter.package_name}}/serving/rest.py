@@ -205,7 +205,7 @@ def create_app(
     async def metrics() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
-    app.openapi = lambda: _openapi(app, models, api_key is not None)  # type: ignore[method-assign]
+    app.openapi = lambda: _openapi(app, models, api_key is not None, service)  # type: ignore[method-assign]
     return app
 
 
@@ -272,8 +272,9 @@ def _json_body(model: type[BaseModel]) -> dict[str, Any]:
     return {"requestBody": {"required": True, "content": {"application/json": {"schema": ref}}}}
 
 
-def _openapi(app: FastAPI, models: RequestModels, secured: bool) -> dict[str, Any]:
-    """FastAPI's schema plus the generated request models, so clients see every field, type and bound."""
+def _openapi(app: FastAPI, models: RequestModels, secured: bool, service: PredictionService) -> dict[str, Any]:
+    """FastAPI's schema plus the generated request models, so clients see every field, type and bound. The example
+    request is the champion's training medians once it serves (the schema's bounds before: kept only till then)."""
     if app.openapi_schema is None:
         schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
         components = schema.setdefault("components", {}).setdefault("schemas", {})
@@ -287,6 +288,9 @@ def _openapi(app: FastAPI, models: RequestModels, secured: bool) -> dict[str, An
             }
             for path in ("/predict", "/feedback"):
                 schema["paths"][path]["post"]["security"] = [{"APIKey": []}]
+        if service.predictor is None:
+            return schema
+        components["PredictRequest"]["examples"] = [{"instances": [service.predictor.typical_row()]}]
         app.openapi_schema = schema
     return app.openapi_schema
 

@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
-from pyspark.sql.types import DataType, DoubleType, LongType, StringType, StructField, StructType
+from pyspark.sql.types import BooleanType, DataType, DoubleType, LongType, StringType, StructField, StructType
 
 from ..champion import Champion, load_champion
 from ..config import DataParams, Params, load_params
@@ -112,4 +112,6 @@ def _class_names(champion: Champion) -> list[str]:
 
 def _label_type(champion: Champion) -> DataType:
     classes = list(champion.model.classes_)
+    if all(isinstance(label, bool | np.bool_) for label in classes):
+        return BooleanType()
     return LongType() if all(isinstance(label, int | np.integer) for label in classes) else StringType()
