@@ -62,6 +62,7 @@ class Predictor:
         self._classes = {str(known): known.item() if isinstance(known, np.generic) else known for known in classes}
         self._boolean = all(isinstance(known, bool) for known in self._classes.values())
         self.class_names = list(self._classes)
+        # each numeric column's training median: what the model imputes, and what a typical row holds
         self.medians = training_medians(champion.model) if data.numeric_features else {}
 
     @classmethod
@@ -78,18 +79,6 @@ class Predictor:
             allowed = ", ".join(self._classes)
             raise DataValidationError(f"actual must be one of the model's classes ({allowed}); got {value!r}")
         return self._classes[str(value)]
-
-    def typical_row(self) -> dict[str, object]:
-        """A valid instance that reads like the data: the training medians, each category's first known value."""
-        row: dict[str, object] = {}
-        for name, bounds in self.data.numeric_features.items():
-            median = self.medians.get(name)  # None (missing, imputed) for a column the champion never saw
-            if median is not None:  # within bounds even if params.yaml narrowed them after training
-                median = float(f"{median:.6g}")
-                median = max(median, bounds.min) if bounds.min is not None else median
-                median = min(median, bounds.max) if bounds.max is not None else median
-            row[name] = median
-        return row | {name: known[0] if known else None for name, known in self.data.categorical_features.items()}
 
     def score_frame(self, clean: pd.DataFrame) -> ScoredRows:
         """Score a frame `schema.validate_frame` returned."""

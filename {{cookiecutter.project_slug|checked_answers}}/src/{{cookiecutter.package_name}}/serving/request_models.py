@@ -132,6 +132,19 @@ def _example_number(low: float, high: float) -> float:
     return round(start + (min(high, start + 100.0) - start) / 2, 2)
 
 
+def typical_row(data: DataParams, medians: dict[str, float]) -> dict[str, object]:
+    """A valid instance that reads like the data: the training medians, each category's first known value."""
+    row: dict[str, object] = {}
+    for name, bounds in data.numeric_features.items():
+        median = medians.get(name)  # None (missing, imputed) for a column the champion never saw
+        if median is not None:  # within bounds even if params.yaml narrowed them after training
+            median = float(f"{median:.6g}")
+            median = max(median, bounds.min) if bounds.min is not None else median
+            median = min(median, bounds.max) if bounds.max is not None else median
+        row[name] = median
+    return row | {name: known[0] if known else None for name, known in data.categorical_features.items()}
+
+
 def _example_row(data: DataParams) -> dict[str, object]:
     row: dict[str, object] = {name: _example_number(*_limits(b)) for name, b in data.numeric_features.items()}
     row |= {name: known[0] if known else None for name, known in data.categorical_features.items()}

@@ -33,7 +33,7 @@ from ..errors import DataValidationError
 from ..predictor import Predictor
 from ..store import PredictionStore
 from . import telemetry
-from .request_models import RequestModels, build_request_models, max_batch_size_from_env
+from .request_models import RequestModels, build_request_models, max_batch_size_from_env, typical_row
 from .service import NotReadyError, PredictionService
 
 API_KEY_ENV = "API_KEY"
@@ -290,7 +290,8 @@ def _openapi(app: FastAPI, models: RequestModels, secured: bool, service: Predic
                 schema["paths"][path]["post"]["security"] = [{"APIKey": []}]
         if service.predictor is None:
             return schema
-        components["PredictRequest"]["examples"] = [{"instances": [service.predictor.typical_row()]}]
+        example = typical_row(service.data, service.predictor.medians)
+        components["PredictRequest"]["examples"] = [{"instances": [example]}]
         app.openapi_schema = schema
     return app.openapi_schema
 
