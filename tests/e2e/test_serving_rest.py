@@ -123,9 +123,12 @@ def test_rest_service_answers_logs_everything_and_shuts_down_cleanly(
 
         status, body = call("POST", f"{base}/predict", {"instances": rows}, key)
         assert status == 200, body
-        assert set(body) == {"predictions", "probabilities", "prediction_ids", "model_version"}
+        assert set(body) == {"predictions", "probabilities", "class_probabilities", "prediction_ids", "model_version"}
         assert len(body["predictions"]) == len(body["probabilities"]) == len(set(body["prediction_ids"])) == 2
         assert all(0.0 <= x <= 1.0 for x in body["probabilities"])
+        for spread, probability in zip(body["class_probabilities"], body["probabilities"], strict=True):
+            assert set(spread) == {"0", "1"}  # the bundled churn target's classes, keyed as text
+            assert abs(spread["1"] - probability) < 1e-9 and abs(sum(spread.values()) - 1.0) < 1e-5
         assert body["model_version"] == call("GET", f"{base}/ready")[1]["model_version"]
         answered += body["prediction_ids"]
         first_id, first_label = body["prediction_ids"][0], body["predictions"][0]
