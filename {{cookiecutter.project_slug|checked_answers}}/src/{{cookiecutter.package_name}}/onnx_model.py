@@ -59,13 +59,13 @@ class OnnxScorer:
         self.data = data
         self.classes = classes
         self.input_names = input_names(self.session, data)
-        self._boolean = all(isinstance(known, bool | np.bool_) for known in classes)
+        self.boolean = all(isinstance(known, bool | np.bool_) for known in classes)
 
     def run(self, columns: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         """Score columns keyed by the schema's column names; labels are the model's classes (a graph of boolean
         classes answers 0 and 1, turned back into False and True here)."""
         labels, probabilities = self.session.run(None, {self.input_names[name]: v for name, v in columns.items()})
-        return (labels.astype(bool) if self._boolean else labels), probabilities
+        return (labels.astype(bool) if self.boolean else labels), probabilities
 
     def columns_from_frame(self, frame: pd.DataFrame) -> dict[str, np.ndarray]:
         """Columns of a frame already validated by the schema."""

@@ -60,7 +60,6 @@ class Predictor:
         classes = self.scorer.classes
         self._positive = classes.index(data.positive_label) if len(classes) == 2 else None
         self._classes = {str(known): known.item() if isinstance(known, np.generic) else known for known in classes}
-        self._boolean = all(isinstance(known, bool) for known in self._classes.values())
         self.class_names = list(self._classes)
         # each numeric column's training median: what the model imputes, and what a typical row holds
         self.medians = training_medians(champion.model) if data.numeric_features else {}
@@ -75,7 +74,7 @@ class Predictor:
 
         Returned as a plain Python value of the class's own type, so outcomes join with the logged predictions.
         """
-        if (isinstance(value, bool) and not self._boolean) or str(value) not in self._classes:
+        if (isinstance(value, bool) and not self.scorer.boolean) or str(value) not in self._classes:
             allowed = ", ".join(self._classes)
             raise DataValidationError(f"actual must be one of the model's classes ({allowed}); got {value!r}")
         return self._classes[str(value)]

@@ -107,7 +107,7 @@ def _service(job: str, champion: Champion, data: DataParams) -> PredictionServic
 
 def _class_names(champion: Champion) -> list[str]:
     """The classes as text, as Predictor keys its distribution."""
-    return [str(label.item() if isinstance(label, np.generic) else label) for label in champion.model.classes_]
+    return [str(label) for label in champion.model.classes_.tolist()]
 
 
 def _label_type(champion: Champion) -> DataType:
