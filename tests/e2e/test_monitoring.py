@@ -12,6 +12,7 @@ import csv
 import dataclasses
 import json
 import sqlite3
+import subprocess
 import time
 import urllib.error
 import urllib.request
@@ -21,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from .conftest import pair_params
+from .container import Image
 from .processes import free_port, port_open, running
 from .projects import Project
 
@@ -141,7 +143,7 @@ class GrpcTraffic(Traffic):
             [str(self.project.python), "-m", self.project.package, "serve"],
             cwd=self.project.root,
             env=env,
-            ready=lambda: port_open(self.port),
+            ready=self._serving,
             timeout=120,
             log=self.workdir / "grpc.log",
         )
@@ -150,6 +152,21 @@ class GrpcTraffic(Traffic):
 
     def __exit__(self, *exc_info: object) -> None:
         self._server.__exit__(*exc_info)
+
+    def _serving(self) -> bool:
+        """The port opens before the champion loads; the image's own HEALTHCHECK says when it serves."""
+        if not port_open(self.port):
+            return False
+        health = Image.parse(self.project.root / "Dockerfile").healthcheck
+        assert health and health[0] == "python", health
+        check = subprocess.run(
+            [str(self.project.python), *health[1:]],
+            env=self.project.env | {"PORT": str(self.port)},
+            capture_output=True,
+            check=False,
+            timeout=30,
+        )
+        return check.returncode == 0
 
     def send(self, rows: Path) -> list[Row]:
         scored = rows.with_name(f"{rows.stem}-scored.csv")
