@@ -1,6 +1,9 @@
 """Tests run in a scratch copy of the project (params.yaml, the bundled data) so they never touch your state.
 
 Shared here: the workspace, a small trained predictor (once per session), a fresh prediction store and the CLI.
+Tests marked `classification` are about classes and probabilities and are skipped when params.yaml's task is
+regression; test_regression.py covers regression in every project, on params.yaml's data when its task is
+regression and otherwise on a regression view of it (one of its numeric features as the target).
 """
 
 from __future__ import annotations
@@ -42,6 +45,36 @@ def quick_training(train: dict) -> dict:
 
 
 Cli = Callable[..., subprocess.CompletedProcess[str]]
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if load_params(PROJECT_ROOT / "params.yaml").data.regression:
+        skip = pytest.mark.skip(reason="params.yaml's task is regression (test_regression.py covers it)")
+        for item in items:
+            if "classification" in item.keywords:
+                item.add_marker(skip)
+
+
+def regression_view(params: dict) -> dict:
+    """params.yaml's content for a regression task: itself when it is one, else the numeric feature the other
+    numbers explain best (the strongest correlation: a real regression on the data's own numbers) becomes the target,
+    with the regression metric and thresholds."""
+    if params["data"].get("task") == "regression":
+        return params
+    numeric = dict(params["data"]["numeric_features"])
+    if len(numeric) < 2:
+        pytest.skip("fewer than two numeric features: none to predict from the others")
+    correlation = pd.read_csv(PROJECT_ROOT / params["data"]["path"])[list(numeric)].corr().abs()
+    target = str((correlation.sum() - 1).idxmax())
+    del numeric[target]
+    data = {key: value for key, value in params["data"].items() if key != "positive_label"}
+    data |= {"target": target, "task": "regression", "numeric_features": numeric}
+    data["categorical_features"] = params["data"].get("categorical_features") or {}
+    if not numeric and not data["categorical_features"]:
+        pytest.skip("no feature left once the numeric one is the regression target")
+    kept = {key: params["monitoring"][key] for key in ("drift_share", "max_error_rate", "min_outcomes")}
+    monitoring = kept | {"max_rmse": 1e12, "min_r2": -1e12}  # thresholds tests override
+    return params | {"data": data, "evaluate": {"metric": "rmse", "min_improvement": 0.001}, "monitoring": monitoring}
 
 
 @pytest.fixture
@@ -120,6 +153,26 @@ def predictor() -> Predictor:
     model = build_pipeline(data, TrainParams.model_validate(quick_training(params.train.model_dump())))
     fit_with_progress(model, train[data.features], train[data.target])
     return Predictor(Champion(model, MODEL_VERSION), params.data)
+
+
+@pytest.fixture(scope="session")
+def regressor() -> Predictor:
+    """A regressor of params.yaml's family on the regression view of the data, trained once per session."""
+    raw = yaml.safe_load((PROJECT_ROOT / "params.yaml").read_text(encoding="utf-8"))
+    params = Params.model_validate(regression_view(raw))
+    data = params.data.model_copy(update={"path": PROJECT_ROOT / params.data.path})
+    train = prepare(data).train
+    model = build_pipeline(data, TrainParams.model_validate(quick_training(params.train.model_dump())))
+    fit_with_progress(model, train[data.features], train[data.target])
+    return Predictor(Champion(model, MODEL_VERSION), params.data)
+
+
+@pytest.fixture
+def regression_workspace(workspace: Path) -> Params:
+    """The workspace with params.yaml rewritten to its regression view."""
+    raw = yaml.safe_load((workspace / "params.yaml").read_text(encoding="utf-8"))
+    (workspace / "params.yaml").write_text(yaml.safe_dump(regression_view(raw)), encoding="utf-8")
+    return load_params()
 
 
 @pytest.fixture(scope="session")

@@ -11,9 +11,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from {{ cookiecutter.package_name }}.errors import ProjectError
-from {{ cookiecutter.package_name }}.predictor import Predictor
+from {{ cookiecutter.package_name }}.predictor import Predictor, parity_sample
 from {{ cookiecutter.package_name }}.schema import validate_frame
-from {{ cookiecutter.package_name }}.serving.batch import OUTPUT_COLUMNS, class_columns, score_file
+from {{ cookiecutter.package_name }}.serving.batch import OUTPUT_COLUMNS, class_columns, output_columns, score_file
 from {{ cookiecutter.package_name }}.store import read_predictions, read_requests
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -28,6 +28,7 @@ def customers(predictor: Predictor) -> pd.DataFrame:
     return frame
 
 
+@pytest.mark.classification
 def test_csv_rows_are_scored_and_other_columns_pass_through(
     predictor: Predictor, customers: pd.DataFrame, store: str, workspace: Path
 ) -> None:
@@ -59,6 +60,7 @@ def test_csv_rows_are_scored_and_other_columns_pass_through(
     assert requests["rows"].sum() == ROWS
 
 
+@pytest.mark.classification
 def test_parquet_keeps_its_column_types(
     predictor: Predictor, customers: pd.DataFrame, store: str, workspace: Path
 ) -> None:
@@ -134,3 +136,16 @@ def test_cli_explains_a_missing_file_in_one_line(cli) -> None:
     assert result.returncode == 2
     assert result.stderr == "error: nope.csv: file not found\n"
     assert not Path("out.csv").exists()
+
+
+def test_a_regressor_adds_its_value_and_no_probabilities(regressor: Predictor, store: str, workspace: Path) -> None:
+    rows = parity_sample(regressor.data, rows=40).assign(customer_id=[f"{n:04d}" for n in range(40)])
+    rows.to_csv(workspace / "in.csv", index=False)
+    score_file(workspace / "in.csv", workspace / "scored.csv", 16, predictor=regressor, store_url=store)
+    scored = pd.read_csv(workspace / "scored.csv", dtype={"customer_id": str})
+    assert list(scored.columns) == [*rows.columns, *output_columns(regressor.data)]
+    assert "probability" not in scored.columns
+    assert scored["customer_id"].tolist() == rows["customer_id"].tolist()
+    expected = regressor.score_frame(validate_frame(rows, regressor.data, require_target=False))
+    assert scored["prediction"].tolist() == pytest.approx(expected.labels)
+    assert read_predictions(store)["probability"].isna().all()

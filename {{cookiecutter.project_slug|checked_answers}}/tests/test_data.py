@@ -22,6 +22,7 @@ def test_missing_values_are_kept_for_the_model(params: Params) -> None:
     assert (clean.loc[0, list(params.data.categorical_features)] == MISSING_CATEGORY).all()
 
 
+@pytest.mark.classification
 def test_prepare_splits_stratified_without_losing_rows(params: Params) -> None:
     prepared = prepare(params.data)
     total = len(read_csv(params.data.path))

@@ -63,6 +63,7 @@ def holdout_rows(count: int) -> tuple[list[str], list[list[str]]]:
     return header, [list(row) for row in rows[:count]]
 
 
+@pytest.mark.classification
 def test_export_writes_a_checked_model_and_what_the_device_needs(exported: Params) -> None:
     meta = json.loads(METADATA_FILE.read_text(encoding="utf-8"))
     assert meta["onnx"]["sha256"] == hashlib.sha256(ONNX_FILE.read_bytes()).hexdigest()
@@ -84,6 +85,7 @@ def test_export_writes_a_checked_model_and_what_the_device_needs(exported: Param
     assert parity["holdout"]["max_probability_difference"] <= PROBABILITY_TOLERANCE
 
 
+@pytest.mark.classification
 def test_runtime_scores_the_holdout_like_the_champion(exported: Params, tmp_path: Path) -> None:
     output = tmp_path / "predictions.csv"
     report = score_file(TEST_FILE, output, EdgeModel(), latency_calls=50)

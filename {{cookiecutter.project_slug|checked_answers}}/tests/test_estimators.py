@@ -19,7 +19,7 @@ from {{ cookiecutter.package_name }}.model import (
     training_medians,
     trusted_types,
 )
-from {{ cookiecutter.package_name }}.onnx_model import OnnxScorer, check_parity, convert
+from {{ cookiecutter.package_name }}.onnx_model import OnnxScorer, check_parity, classes_of, convert
 from {{ cookiecutter.package_name }}.predictor import parity_sample
 from {{ cookiecutter.package_name }}.train import fit_with_progress
 
@@ -42,10 +42,13 @@ def test_each_family_trains_saves_loads_and_converts(family_params: Params, tmp_
     assert set(trusted_types(tmp_path / "model.skops")) <= TRUSTED_TYPES
     loaded = load_model(tmp_path / "model.skops")
     rows = features.head(50)
-    assert loaded.predict(rows).tolist() == model.predict(rows).tolist()
-    np.testing.assert_allclose(loaded.predict_proba(rows), model.predict_proba(rows), rtol=1e-12)  # threads' order
+    if data.regression:  # trees are summed in parallel: the last bits may differ between two calls
+        np.testing.assert_allclose(loaded.predict(rows), model.predict(rows), rtol=1e-12)
+    else:
+        assert loaded.predict(rows).tolist() == model.predict(rows).tolist()
+        np.testing.assert_allclose(loaded.predict_proba(rows), model.predict_proba(rows), rtol=1e-12)
 
-    scorer = OnnxScorer(convert(model, data), data, list(model.classes_))
+    scorer = OnnxScorer(convert(model, data), data, classes_of(model))
     for sample in (features, parity_sample(data)):
         parity = check_parity(model, scorer, sample)
         assert parity.ok, parity
@@ -81,7 +84,7 @@ def test_column_names_that_are_not_identifiers_reach_the_onnx_graph(
     features, target = load_split(data.path, data)
     model = build_pipeline(data, quick_train)
     fit_with_progress(model, features, target)
-    scorer = OnnxScorer(convert(model, data), data, list(model.classes_))
+    scorer = OnnxScorer(convert(model, data), data, classes_of(model))
     assert list(scorer.input_names) == data.features
     assert all(name.isidentifier() for name in scorer.input_names.values())
     assert check_parity(model, scorer, features).ok

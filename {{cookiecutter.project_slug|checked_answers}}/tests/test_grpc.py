@@ -127,6 +127,7 @@ def test_stubs_are_current(tmp_path: Path) -> None:
     assert not stale, f"stale gRPC stubs {stale}: run `make proto`"
 
 
+@pytest.mark.classification
 def test_predict_scores_like_the_core_and_logs_every_row(
     served: Served, predictor: Predictor, params: Params, store: str
 ) -> None:
@@ -201,6 +202,7 @@ def test_bad_input_is_refused_naming_the_field(served: Served, params: Params, s
     assert read_requests(store)[["source", "status"]].values.tolist() == [["grpc", "invalid"]]
 
 
+@pytest.mark.classification
 def test_feedback_records_outcomes_of_known_predictions_only(
     served: Served, params: Params, store: str, wrong_class: tuple
 ) -> None:
@@ -314,3 +316,27 @@ def test_serve_drains_every_prediction_on_sigterm(
     assert set(ids) <= logged, f"{len(set(ids) - logged)} answered predictions missing from the store"
     assert set(read_requests(store)["source"]) == {"grpc"}
     assert 'prediction_requests_total{status="ok"}' in str(seen["metrics"])
+
+
+def test_a_regressor_answers_a_number_without_probabilities(regressor: Predictor, store: str) -> None:
+    service = GrpcService(regressor.data, PredictionStore.writer(store), lambda: regressor)
+    port = service.start("127.0.0.1", 0)
+    served = Served(service, port, grpc.insecure_channel(f"127.0.0.1:{port}"))
+    try:
+        wait_until_serving(served.channel)
+        rows = parity_sample(regressor.data, rows=5)
+        params = Params.model_construct(data=regressor.data)
+        response = served.stub.Predict(request_for(rows, params), timeout=10)
+        expected = regressor.score_frame(validate_frame(rows, regressor.data, require_target=False))
+        assert [p.label.WhichOneof("kind") for p in response.predictions] == ["number"] * 5
+        assert [p.label.number for p in response.predictions] == pytest.approx(expected.labels)
+        assert not any(p.HasField("probability") or p.class_probabilities for p in response.predictions)
+        first = response.predictions[0].prediction_id
+        outcome = prediction_pb2.FeedbackRequest(prediction_id=first, actual=prediction_pb2.Label(number=12.5))
+        served.stub.Feedback(outcome, timeout=10)
+        text = prediction_pb2.FeedbackRequest(prediction_id=first, actual=prediction_pb2.Label(text="high"))
+        with pytest.raises(grpc.RpcError) as refused:
+            served.stub.Feedback(text, timeout=10)
+        assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    finally:
+        served.stop()

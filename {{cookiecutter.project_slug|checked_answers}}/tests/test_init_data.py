@@ -107,9 +107,9 @@ def broken(kind: str, path: Path) -> str:
     if kind == "one-class":
         frame.assign(bought="yes").to_csv(path, index=False)
         return "target 'bought' has one class ('yes'): nothing to learn"
-    if kind == "continuous-target":
-        frame.assign(bought=frame["spend"].fillna(1.5)).to_csv(path, index=False)
-        return "target 'bought' looks continuous"
+    if kind == "regression-on-text":
+        frame.to_csv(path, index=False)
+        return "target 'bought' is not numeric ('no'): regression needs numbers"
     if kind == "not-a-csv":
         path.write_bytes(b"\xff\xfe\x00garbage")
         return "not a readable CSV"
@@ -121,14 +121,14 @@ def project_state(workspace: Path) -> tuple[list[Path], bytes]:
 
 
 @pytest.mark.parametrize(
-    "kind", ["missing-file", "one-row", "no-target-values", "one-class", "continuous-target", "not-a-csv"]
+    "kind", ["missing-file", "one-row", "no-target-values", "one-class", "regression-on-text", "not-a-csv"]
 )
 def test_bad_input_is_one_line_and_writes_nothing(workspace: Path, kind: str) -> None:
     path = workspace / "data" / "raw" / "bad.csv"
     message = broken(kind, path)
     before = project_state(workspace)
     with pytest.raises(ProjectError) as error:
-        init_data(path, "bought")
+        init_data(path, "bought", task="regression" if kind == "regression-on-text" else "auto")
     assert message in str(error.value)
     assert len(str(error.value).splitlines()) == 1
     assert project_state(workspace) == before
@@ -149,3 +149,42 @@ def test_a_numeric_target_with_few_values_is_classification(visits: Path) -> Non
     frame.to_csv(visits, index=False)
     assert "3 classes (0, 1, 2), positive label" in init_data(visits, "bought")
     assert load_params().data.positive_label in {0, 1, 2}
+
+
+@pytest.mark.classification
+def test_a_continuous_target_is_regression_with_its_metric_and_thresholds(visits: Path, workspace: Path) -> None:
+    before = (workspace / "params.yaml").read_text(encoding="utf-8")
+    summary = init_data(visits, "spend")
+    params = load_params()
+    assert params.data.task == "regression"
+    assert params.data.positive_label is None
+    assert "target 'spend': regression, values" in summary
+    assert "spend" not in params.data.numeric_features
+    assert "bought" in params.data.categorical_features
+    assert params.evaluate.metric == "rmse"
+    spend = shop_visits()["spend"].dropna()
+    assert params.monitoring.max_rmse == pytest.approx(spend.std(), rel=1e-4)  # no better than the mean alerts
+    assert params.monitoring.min_accuracy is None
+    after = (workspace / "params.yaml").read_text(encoding="utf-8")
+    untouched = slice(before.index("train:"), before.index("evaluate:"))
+    assert after[after.index("train:") : after.index("evaluate:")] == before[untouched]
+    prepared = prepare(params.data)
+    assert len(prepared.train) + len(prepared.test) == len(spend)  # unlabelled rows dropped
+
+
+def test_switching_back_to_classes_restores_classification_settings(visits: Path) -> None:
+    init_data(visits, "spend")
+    init_data(visits, "bought")
+    params = load_params()
+    assert params.data.task == "classification"
+    assert params.evaluate.metric == "roc_auc"
+    assert params.monitoring.max_rmse is None
+    assert params.monitoring.min_accuracy is not None
+
+
+def test_the_task_can_be_forced(visits: Path) -> None:
+    frame = shop_visits().assign(rating=lambda rows: (rows["temperature"] > 5).astype(int) + 1)  # two values: classes
+    frame.to_csv(visits, index=False)
+    assert "classification, 2 classes (1, 2)" in init_data(visits, "rating")
+    assert "regression" in init_data(visits, "rating", task="regression")
+    assert load_params().data.task == "regression"

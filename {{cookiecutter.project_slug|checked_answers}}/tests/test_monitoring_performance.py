@@ -48,6 +48,7 @@ def log_requests(url: str, status: str, count: int) -> None:
     log.close()
 
 
+@pytest.mark.classification
 def test_true_outcomes_from_feedback_pass(log_predictions, params: Params, store: str) -> None:
     feedback(store, serve(log_predictions, params, store, label_noise=0.0, seed=1))
     report = run_performance(params, labels=None)
@@ -65,6 +66,7 @@ def test_true_outcomes_from_feedback_pass(log_predictions, params: Params, store
     assert Path("reports/performance.html").stat().st_size > 100_000
 
 
+@pytest.mark.classification
 def test_degraded_outcomes_from_a_labels_file_alert(log_predictions, params: Params, store: str) -> None:
     serve(log_predictions, params, store, label_noise=0.45, seed=2).to_csv("labels.csv", index=False)
     report = run_performance(params, labels=Path("labels.csv"))
@@ -85,6 +87,7 @@ def test_service_errors_alert(log_predictions, params: Params, store: str) -> No
     assert report.health.error_rate == pytest.approx(0.19)
 
 
+@pytest.mark.classification
 def test_cli_exits_1_on_alert(log_predictions, params: Params, store: str, cli) -> None:
     serve(log_predictions, params, store, label_noise=0.45, seed=4).to_csv("labels.csv", index=False)
     result = cli("performance", "--labels", "labels.csv")
@@ -100,6 +103,7 @@ def test_no_outcomes_is_a_clear_error(log_predictions, params: Params, store: st
     assert len(result.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.classification
 @pytest.mark.parametrize(
     ("change", "message"),
     [
@@ -118,6 +122,7 @@ def test_unusable_labels_file_is_a_clear_error(
         run_performance(params, labels=Path("labels.csv"))
 
 
+@pytest.mark.classification
 def test_too_few_outcomes_are_no_verdict(log_predictions, params: Params, store: str, cli) -> None:
     """One wrong outcome is accuracy 0.000: with fewer than monitoring.min_outcomes the job does not judge (exit 0)."""
     outcomes = serve(log_predictions, params, store, label_noise=1.0, seed=7).head(1)  # every outcome flipped

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import pandas as pd
 import pytest
-from sklearn.dummy import DummyClassifier
+from sklearn.dummy import DummyClassifier, DummyRegressor
 from sklearn.impute import SimpleImputer
 from sklearn.pipeline import make_pipeline
 
-from {{ cookiecutter.package_name }}.config import Params, RandomForestParams
+from {{ cookiecutter.package_name }}.config import LOWER_IS_BETTER, Params, RandomForestParams
 from {{ cookiecutter.package_name }}.data import TEST_FILE, load_split, prepare, write_prepared
 from {{ cookiecutter.package_name }}.evaluate import METRICS_FILE, PLOTS_DIR, evaluate
 from {{ cookiecutter.package_name }}.gate import Decision
@@ -32,12 +33,16 @@ def test_trained_model_learns_and_handles_missing_and_unknown_values(trained: Pa
     data = trained.data
     model = load_model(CHALLENGER_FILE)
     row = {name: None for name in data.features} | dict.fromkeys(data.categorical_features, "never-seen-before")
-    assert model.predict(pd.DataFrame([row]))[0] in set(model.classes_)
+    answer = model.predict(pd.DataFrame([row]))[0]
+    assert math.isfinite(answer) if data.regression else answer in set(model.classes_)
     first = evaluate(trained, get_tracker())
     features, target = load_split(TEST_FILE, data)
-    guess = make_pipeline(SimpleImputer(strategy="most_frequent"), DummyClassifier(strategy="prior"))
-    baseline = score(guess.fit(features, target), features, target, data.positive_label)[trained.evaluate.metric]
-    assert first.challenger > baseline, f"{trained.evaluate.metric}: no better than guessing the class shares"
+    dummy = DummyRegressor(strategy="mean") if data.regression else DummyClassifier(strategy="prior")
+    guess = make_pipeline(SimpleImputer(strategy="most_frequent"), dummy)
+    metric = trained.evaluate.metric
+    baseline = score(guess.fit(features, target), features, target, data)[metric]
+    better = first.challenger < baseline if metric in LOWER_IS_BETTER else first.challenger > baseline
+    assert better, f"{metric} {first.challenger}: no better than guessing ({baseline})"
 
 
 def champion_version(tracker: Tracker) -> str | None:
@@ -74,7 +79,8 @@ def test_worse_challenger_is_kept_out(trained: Params) -> None:
     train(weak, tracker)
     decision = evaluate(weak, tracker)
     assert not decision.promoted
-    assert decision.challenger < decision.champion
+    lower = decision.metric in LOWER_IS_BETTER
+    assert decision.challenger > decision.champion if lower else decision.challenger < decision.champion, decision
     assert champion_version(tracker) == version
 
 
@@ -86,6 +92,7 @@ def retrain_on(params: Params, **data_changes: object) -> Params:
     return changed
 
 
+@pytest.mark.classification
 def test_a_new_target_is_promoted_with_the_reason_not_a_traceback(trained: Params) -> None:
     tracker = get_tracker()
     evaluate(trained, tracker)

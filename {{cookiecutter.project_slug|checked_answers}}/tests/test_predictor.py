@@ -39,6 +39,7 @@ def test_onnx_matches_scikit_learn_on_the_holdout(model: Pipeline, predictor: Pr
     assert parity.ok, parity
 
 
+@pytest.mark.classification
 def test_records_and_frames_score_the_same(predictor: Predictor, params: Params) -> None:
     frame = parity_sample(params.data, rows=20)
     records = [{k: (None if pd.isna(v) else v) for k, v in row.items()} for row in frame.to_dict("records")]
@@ -51,6 +52,7 @@ def test_records_and_frames_score_the_same(predictor: Predictor, params: Params)
     assert all(0.0 <= p <= 1.0 for p in from_frame.probabilities)
 
 
+@pytest.mark.classification
 def test_every_class_gets_its_probability(predictor: Predictor, params: Params, classes: list) -> None:
     """The whole distribution, keyed by the class as text; the one `probability` is the positive label's (two
     classes) or the predicted label's (more)."""
@@ -64,6 +66,7 @@ def test_every_class_gets_its_probability(predictor: Predictor, params: Params, 
         assert probability == pytest.approx(spread[chosen])
 
 
+@pytest.mark.classification
 def test_outcomes_must_name_a_class(predictor: Predictor, classes: list, wrong_class: tuple) -> None:
     assert predictor.known_class(classes[-1]) == classes[-1]
     assert predictor.known_class(str(classes[0])) == classes[0]  # the text of a class is that class
@@ -73,6 +76,7 @@ def test_outcomes_must_name_a_class(predictor: Predictor, classes: list, wrong_c
             predictor.known_class(wrong)
 
 
+@pytest.mark.classification
 def test_boolean_classes_stay_booleans(boolean_predictor: Predictor) -> None:
     scored = boolean_predictor.score_frame(
         validate_frame(parity_sample(boolean_predictor.data, rows=50), boolean_predictor.data, require_target=False)

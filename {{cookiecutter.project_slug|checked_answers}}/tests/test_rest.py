@@ -55,6 +55,7 @@ def rows(data: DataParams, count: int, seed: int = 0) -> list[dict[str, object]]
     return [{k: (None if pd.isna(v) else v) for k, v in row.items()} for row in frame.to_dict("records")]
 
 
+@pytest.mark.classification
 def test_predict_scores_every_instance_like_the_prediction_core(client: TestClient, predictor: Predictor) -> None:
     instances = rows(predictor.data, 5)
     response = client.post("/predict", json={"instances": instances})
@@ -114,6 +115,7 @@ def test_the_documented_example_is_the_training_medians_and_valid(client: TestCl
     assert client.post("/predict", json=example).status_code == 200
 
 
+@pytest.mark.classification
 def test_boolean_classes_are_json_booleans(serve, boolean_predictor: Predictor) -> None:
     with serve(predictor=boolean_predictor) as client:
         body = {"instances": rows(boolean_predictor.data, 3)}
@@ -237,6 +239,7 @@ def test_every_prediction_reaches_the_store_by_shutdown(serve, predictor: Predic
     assert requests["rows"].sum() == 300
 
 
+@pytest.mark.classification
 def test_feedback_records_the_actual_outcome(client: TestClient, predictor: Predictor, store: str) -> None:
     answer = client.post("/predict", json={"instances": rows(predictor.data, 2)}).json()
     first = answer["prediction_ids"][0]
@@ -259,6 +262,7 @@ def test_feedback_records_the_actual_outcome(client: TestClient, predictor: Pred
     assert outcomes["actual"].tolist() == [other]
 
 
+@pytest.mark.classification
 def test_feedback_that_is_not_a_class_is_a_422_naming_the_classes(
     client: TestClient, predictor: Predictor, classes: list, wrong_class: tuple
 ) -> None:
@@ -302,6 +306,7 @@ def metric(text: str, name: str) -> float:
     return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(name))
 
 
+@pytest.mark.classification
 def test_metrics_count_requests_by_outcome_and_predictions_by_class(client: TestClient, predictor: Predictor) -> None:
     before = client.get("/metrics").text
     client.post("/predict", json={"instances": rows(predictor.data, 4)})
@@ -342,6 +347,7 @@ def test_max_batch_size_comes_from_the_environment(monkeypatch: pytest.MonkeyPat
             max_batch_size_from_env()
 
 
+@pytest.mark.classification
 def test_probabilities_are_finite(client: TestClient, predictor: Predictor) -> None:
     body = client.post("/predict", json={"instances": rows(predictor.data, 50, seed=9)}).json()
     assert all(math.isfinite(p) and 0.0 <= p <= 1.0 for p in body["probabilities"])
@@ -366,3 +372,22 @@ def test_ready_and_the_log_never_show_credentials(
     )
     assert "hunter2" not in caplog.text
     assert "http://***@mlflow:5000" in caplog.text
+
+
+def test_a_regressor_answers_one_number_per_instance_and_takes_numbers_as_outcomes(
+    serve, regressor: Predictor, store: str
+) -> None:
+    instances = rows(regressor.data, 4)
+    with serve(predictor=regressor) as client:
+        schema = client.get("/openapi.json").json()["components"]["schemas"]["PredictResponse"]
+        assert set(schema["properties"]) == {"predictions", "prediction_ids", "model_version"}
+        body = client.post("/predict", json={"instances": instances}).json()
+        assert set(body) == {"predictions", "prediction_ids", "model_version"}
+        frame = validate_frame(pd.DataFrame(instances), regressor.data, require_target=False)
+        assert body["predictions"] == pytest.approx(regressor.score_frame(frame).labels)
+        first = body["prediction_ids"][0]
+        assert client.post("/feedback", json={"prediction_id": first, "actual": 12.5}).status_code == 202
+        for wrong in ("12.5", True, None):
+            response = client.post("/feedback", json={"prediction_id": first, "actual": wrong})
+            assert response.status_code == 422, (wrong, response.text)
+    assert read_outcomes(store)["actual"].tolist() == [12.5]

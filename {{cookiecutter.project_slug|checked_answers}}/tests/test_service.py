@@ -14,6 +14,7 @@ from {{ cookiecutter.package_name }}.serving.service import NotReadyError, Predi
 from {{ cookiecutter.package_name }}.store import PredictionStore, read_outcomes, read_predictions, read_requests
 
 
+@pytest.mark.classification
 def test_a_frame_is_validated_scored_and_logged_once(predictor: Predictor, params: Params, store: str) -> None:
     frame = parity_sample(params.data, rows=12)
     with PredictionStore.writer(store) as log:
@@ -57,6 +58,7 @@ def test_without_a_model_nothing_is_scored_and_the_reason_is_redacted(params: Pa
     assert read_requests(store)["status"].tolist() == ["error"]
 
 
+@pytest.mark.classification
 def test_feedback_must_be_a_known_class(
     predictor: Predictor, params: Params, store: str, classes: list, wrong_class: tuple
 ) -> None:

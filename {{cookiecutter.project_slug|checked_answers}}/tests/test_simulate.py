@@ -68,6 +68,7 @@ def test_drift_moves_numbers_and_category_mix(prepared: Params) -> None:
         assert (rows[column] == rarest).mean() > 0.4 > (known == rarest).mean(), column
 
 
+@pytest.mark.classification
 def test_label_noise_flips_that_share_of_outcomes(prepared: Params) -> None:
     exact = write(prepared, "exact.csv", labels=True)
     noisy = write(prepared, "noisy.csv", labels=True, label_noise=0.25)

@@ -14,7 +14,14 @@ from .errors import ConfigError
 PARAMS_FILE_ENV = "PARAMS_FILE"
 DEFAULT_PARAMS_FILE = Path("params.yaml")
 
-Metric = Literal["accuracy", "precision", "recall", "f1", "roc_auc"]
+Task = Literal["classification", "regression"]
+Metric = Literal["accuracy", "precision", "recall", "f1", "roc_auc", "rmse", "mae", "r2"]
+TASK_METRICS: dict[str, tuple[str, ...]] = {
+    "classification": ("accuracy", "precision", "recall", "f1", "roc_auc"),
+    "regression": ("rmse", "mae", "r2"),
+}
+LOWER_IS_BETTER = frozenset({"rmse", "mae"})
+"""Metrics where a smaller value is a better model (errors); every other metric is better higher."""
 
 
 class _Strict(BaseModel):
@@ -29,7 +36,9 @@ class Bounds(_Strict):
 class DataParams(_Strict):
     path: Path
     target: str
-    positive_label: bool | int | str  # bool first: YAML's `true` is a boolean class, never the integer 1
+    task: Task = "classification"
+    positive_label: bool | int | str | None = None  # bool first: YAML's `true` is a boolean class, not the integer 1
+    """Classification: the class precision, recall, F1 and ROC AUC are about (two classes). Regression has none."""
     test_size: float = Field(gt=0, lt=1)
     seed: int
     numeric_features: dict[str, Bounds] = Field(default_factory=dict)
@@ -44,7 +53,15 @@ class DataParams(_Strict):
             raise ValueError(f"the target {self.target!r} is also listed as a feature")
         if not self.numeric_features and not self.categorical_features:
             raise ValueError("list at least one feature")
+        if self.task == "classification" and self.positive_label is None:
+            raise ValueError("classification needs positive_label (the class binary metrics are about)")
+        if self.task == "regression" and self.positive_label is not None:
+            raise ValueError("regression has no positive_label: remove it, or set task: classification")
         return self
+
+    @property
+    def regression(self) -> bool:
+        return self.task == "regression"
 
     @property  # not cached: model_copy(update=...) would carry a stale list over
     def features(self) -> list[str]:
@@ -72,15 +89,18 @@ class GradientBoostingParams(_Strict):
 
 
 class LinearParams(_Strict):
-    C: float = Field(default=1.0, gt=0)  # inverse regularisation strength, under scikit-learn's name
+    """Logistic regression for classification, ridge regression for regression."""
+
+    C: float = Field(default=1.0, gt=0)  # logistic: inverse regularisation strength, under scikit-learn's name
     max_iter: int = Field(default=1000, ge=1)
+    alpha: float = Field(default=1.0, ge=0)  # ridge: regularisation strength, under scikit-learn's name
 
 
 class TrainParams(_Strict):
     """The family to train and each family's hyperparameters: switching family keeps the others' settings."""
 
     family: Family = "random_forest"
-    class_weight: Literal["balanced"] | None = None
+    class_weight: Literal["balanced"] | None = None  # classification only
     random_forest: RandomForestParams = Field(default_factory=RandomForestParams)
     gradient_boosting: GradientBoostingParams = Field(default_factory=GradientBoostingParams)
     linear: LinearParams = Field(default_factory=LinearParams)
@@ -91,11 +111,20 @@ class EvaluateParams(_Strict):
     min_improvement: float = Field(ge=0)
 
 
+CLASSIFICATION_THRESHOLDS = ("min_accuracy", "min_precision", "min_recall")
+REGRESSION_THRESHOLDS = ("max_rmse", "max_mae", "min_r2")
+
+
 class MonitoringParams(_Strict):
+    """Each task's thresholds on real outcomes (set the ones you want judged), and the service's error rate."""
+
     drift_share: float = Field(gt=0, le=1)
-    min_accuracy: float = Field(ge=0, le=1)
-    min_precision: float = Field(ge=0, le=1)
-    min_recall: float = Field(ge=0, le=1)
+    min_accuracy: float | None = Field(default=None, ge=0, le=1)
+    min_precision: float | None = Field(default=None, ge=0, le=1)
+    min_recall: float | None = Field(default=None, ge=0, le=1)
+    max_rmse: float | None = Field(default=None, gt=0)
+    max_mae: float | None = Field(default=None, gt=0)
+    min_r2: float | None = Field(default=None, le=1)
     max_error_rate: float = Field(ge=0, le=1)
     min_outcomes: int = Field(default=30, ge=1)
     """Fewer real outcomes say nothing about accuracy: `performance` reports "not enough outcomes" instead."""
@@ -106,6 +135,26 @@ class Params(_Strict):
     train: TrainParams
     evaluate: EvaluateParams
     monitoring: MonitoringParams
+
+    @model_validator(mode="after")
+    def _settings_fit_the_task(self) -> Params:
+        task = self.data.task
+        if self.evaluate.metric not in TASK_METRICS[task]:
+            raise ValueError(
+                f"evaluate.metric {self.evaluate.metric!r} is not a {task} metric: use one of"
+                f" {', '.join(TASK_METRICS[task])}"
+            )
+        own, other = (
+            (REGRESSION_THRESHOLDS, CLASSIFICATION_THRESHOLDS)
+            if task == "regression"
+            else (CLASSIFICATION_THRESHOLDS, REGRESSION_THRESHOLDS)
+        )
+        foreign = [name for name in other if getattr(self.monitoring, name) is not None]
+        if foreign:
+            raise ValueError(f"monitoring.{foreign[0]} does not apply to {task}; set {', '.join(own)} instead")
+        if all(getattr(self.monitoring, name) is None for name in own):
+            raise ValueError(f"monitoring: set at least one of {', '.join(own)} for {task}")
+        return self
 
 
 def params_path() -> Path:

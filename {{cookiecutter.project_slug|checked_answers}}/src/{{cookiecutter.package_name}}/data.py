@@ -52,10 +52,16 @@ def read_csv(path: Path) -> pd.DataFrame:
 
 
 def prepare(data: DataParams) -> PreparedData:
-    """Validated, stratified train/test split; rows without a target are dropped and counted."""
+    """Validated train/test split (stratified by class for classification); rows without a target are dropped and
+    counted."""
     frame = validate_frame(read_csv(data.path), data, require_target=True)
     labelled = frame.dropna(subset=[data.target])
     counts = labelled[data.target].value_counts()
+    if data.regression:
+        if len(counts) < 2:
+            raise DataValidationError(f"target {data.target!r} needs at least two distinct values; found {len(counts)}")
+        train, test = train_test_split(labelled, test_size=data.test_size, random_state=data.seed)
+        return PreparedData(train=train, test=test, dropped_rows=len(frame) - len(labelled))
     if len(counts) < 2:
         raise DataValidationError(f"target {data.target!r} needs at least two classes; found {counts.to_dict()}")
     if data.positive_label not in set(counts.index):

@@ -2,12 +2,14 @@
 
 Training, the skops loader and the ONNX conversion read everything family-specific from an `EstimatorFamily`, so
 adding a family is one entry in FAMILIES (and its hyperparameters in config.py): no edit to training or serving.
+Each family builds a classifier or a regressor, as `data.task` says.
 
 - random_forest: scikit-learn's forest, the robust default on small tabular data.
 - gradient_boosting: LightGBM, usually the most accurate on tabular data. Chosen over XGBoost for a 10 MB wheel and
   onnxmltools' converter; scikit-learn's HistGradientBoosting was ruled out because skl2onnx cannot convert it
   with scikit-learn 1.9 (so no ONNX parity, no edge runtime).
-- linear: logistic regression on standardised numbers, the fast and explainable baseline.
+- linear: logistic regression (classification) or ridge regression on standardised numbers, the fast and
+  explainable baseline.
 """
 
 from __future__ import annotations
@@ -17,12 +19,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from lightgbm import LGBMClassifier
+from lightgbm import LGBMClassifier, LGBMRegressor
 from sklearn.base import BaseEstimator
-from sklearn.ensemble import RandomForestClassifier
-from sklearn.linear_model import LogisticRegression
+from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
+from sklearn.linear_model import LogisticRegression, Ridge
 
-from .config import TrainParams
+from .config import Task, TrainParams
 from .errors import ConfigError
 
 Report = Callable[[int, int], None]
@@ -32,9 +34,10 @@ Report = Callable[[int, int], None]
 @dataclass(frozen=True)
 class EstimatorFamily:
     name: str
-    estimator_type: type[BaseEstimator]
-    build: Callable[[TrainParams, int], BaseEstimator]
-    """A fresh estimator from params.yaml's `train` section and the data seed."""
+    estimator_types: dict[str, type[BaseEstimator]]
+    """The estimator class for each task (classification, regression)."""
+    build: Callable[[TrainParams, int, Task], BaseEstimator]
+    """A fresh estimator for the task from params.yaml's `train` section and the data seed."""
     fit: Callable[[BaseEstimator, Any, Any, Report], None]
     """Fit on encoded features, calling the report as work gets done."""
     trusted_types: frozenset[str]
@@ -42,7 +45,7 @@ class EstimatorFamily:
     scale_numeric: bool = False
     """Standardise numeric features first (linear models need it; trees do not, and stay exact in ONNX without)."""
     onnx_options: dict[str, Any] = field(default_factory=dict)
-    """skl2onnx options for the estimator (e.g. plain probability arrays instead of a ZipMap)."""
+    """skl2onnx options for the family's classifier (e.g. plain probability arrays instead of a ZipMap)."""
     register_onnx_converter: Callable[[], None] | None = None
     """Teach skl2onnx to convert an estimator from outside scikit-learn (called once, before converting)."""
 
@@ -50,16 +53,13 @@ class EstimatorFamily:
 TREES_PER_STEP = 20
 
 
-def _build_forest(train: TrainParams, seed: int) -> BaseEstimator:
+def _build_forest(train: TrainParams, seed: int, task: Task) -> BaseEstimator:
     forest = train.random_forest
-    return RandomForestClassifier(
-        n_estimators=forest.n_estimators,
-        max_depth=forest.max_depth,
-        min_samples_leaf=forest.min_samples_leaf,
-        class_weight=train.class_weight,
-        random_state=seed,
-        n_jobs=-1,
-    )
+    knobs = {"n_estimators": forest.n_estimators, "max_depth": forest.max_depth, "random_state": seed, "n_jobs": -1}
+    knobs["min_samples_leaf"] = forest.min_samples_leaf
+    if task == "regression":
+        return RandomForestRegressor(**knobs)
+    return RandomForestClassifier(**knobs, class_weight=train.class_weight)
 
 
 def _grow_forest(forest: BaseEstimator, features: Any, target: Any, report: Report) -> None:
@@ -75,19 +75,21 @@ def _grow_forest(forest: BaseEstimator, features: Any, target: Any, report: Repo
     forest.set_params(warm_start=False)
 
 
-def _build_boosting(train: TrainParams, seed: int) -> BaseEstimator:
+def _build_boosting(train: TrainParams, seed: int, task: Task) -> BaseEstimator:
     boosting = train.gradient_boosting
-    return LGBMClassifier(
-        n_estimators=boosting.n_estimators,
-        learning_rate=boosting.learning_rate,
-        num_leaves=boosting.num_leaves,
-        min_child_samples=boosting.min_child_samples,
-        reg_lambda=boosting.reg_lambda,
-        class_weight=train.class_weight,
-        random_state=seed,
-        deterministic=True,
-        verbose=-1,  # LightGBM's own log lines ("No further splits...") would bury the progress bar
-    )
+    knobs = {
+        "n_estimators": boosting.n_estimators,
+        "learning_rate": boosting.learning_rate,
+        "num_leaves": boosting.num_leaves,
+        "min_child_samples": boosting.min_child_samples,
+        "reg_lambda": boosting.reg_lambda,
+        "random_state": seed,
+        "deterministic": True,
+        "verbose": -1,  # LightGBM's own log lines ("No further splits...") would bury the progress bar
+    }
+    if task == "regression":
+        return LGBMRegressor(**knobs)
+    return LGBMClassifier(**knobs, class_weight=train.class_weight)
 
 
 def _boost(booster: BaseEstimator, features: Any, target: Any, report: Report) -> None:
@@ -98,7 +100,10 @@ def _boost(booster: BaseEstimator, features: Any, target: Any, report: Report) -
 def _register_lightgbm_converter() -> None:
     from onnxmltools.convert.lightgbm.operator_converters.LightGbm import convert_lightgbm
     from skl2onnx import update_registered_converter
-    from skl2onnx.common.shape_calculator import calculate_linear_classifier_output_shapes
+    from skl2onnx.common.shape_calculator import (
+        calculate_linear_classifier_output_shapes,
+        calculate_linear_regressor_output_shapes,
+    )
 
     update_registered_converter(
         LGBMClassifier,
@@ -107,10 +112,15 @@ def _register_lightgbm_converter() -> None:
         convert_lightgbm,
         options={"nocl": [True, False], "zipmap": [True, False, "columns"]},
     )
+    update_registered_converter(
+        LGBMRegressor, "LightGbmLGBMRegressor", calculate_linear_regressor_output_shapes, convert_lightgbm
+    )
 
 
-def _build_linear(train: TrainParams, seed: int) -> BaseEstimator:
+def _build_linear(train: TrainParams, seed: int, task: Task) -> BaseEstimator:
     linear = train.linear
+    if task == "regression":
+        return Ridge(alpha=linear.alpha)
     return LogisticRegression(C=linear.C, max_iter=linear.max_iter, class_weight=train.class_weight, random_state=seed)
 
 
@@ -121,7 +131,7 @@ def _fit_once(estimator: BaseEstimator, features: Any, target: Any, report: Repo
 
 RANDOM_FOREST = EstimatorFamily(
     name="random_forest",
-    estimator_type=RandomForestClassifier,
+    estimator_types={"classification": RandomForestClassifier, "regression": RandomForestRegressor},
     build=_build_forest,
     fit=_grow_forest,
     trusted_types=frozenset({"sklearn.tree._tree.Tree"}),
@@ -129,17 +139,24 @@ RANDOM_FOREST = EstimatorFamily(
 )
 GRADIENT_BOOSTING = EstimatorFamily(
     name="gradient_boosting",
-    estimator_type=LGBMClassifier,
+    estimator_types={"classification": LGBMClassifier, "regression": LGBMRegressor},
     build=_build_boosting,
     fit=_boost,
     # The booster is restored from LightGBM's own text model format: data, not code.
-    trusted_types=frozenset({"collections.OrderedDict", "lightgbm.basic.Booster", "lightgbm.sklearn.LGBMClassifier"}),
+    trusted_types=frozenset(
+        {
+            "collections.OrderedDict",
+            "lightgbm.basic.Booster",
+            "lightgbm.sklearn.LGBMClassifier",
+            "lightgbm.sklearn.LGBMRegressor",
+        }
+    ),
     onnx_options={"zipmap": False},
     register_onnx_converter=_register_lightgbm_converter,
 )
 LINEAR = EstimatorFamily(
     name="linear",
-    estimator_type=LogisticRegression,
+    estimator_types={"classification": LogisticRegression, "regression": Ridge},
     build=_build_linear,
     fit=_fit_once,
     trusted_types=frozenset(),
@@ -160,6 +177,6 @@ def family_named(name: str) -> EstimatorFamily:
 def family_of(estimator: BaseEstimator) -> EstimatorFamily:
     """The family a fitted estimator belongs to (its exact type decides)."""
     for family in FAMILIES.values():
-        if type(estimator) is family.estimator_type:
+        if type(estimator) in family.estimator_types.values():
             return family
     raise ConfigError(f"no model family for {type(estimator).__name__}; known: {', '.join(FAMILIES)}")

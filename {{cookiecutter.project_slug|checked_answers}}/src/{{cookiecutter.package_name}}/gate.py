@@ -7,6 +7,7 @@ import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from .config import LOWER_IS_BETTER
 from .errors import ModelNotFoundError
 
 PROMOTION_FILE = Path("reports/promotion.json")
@@ -40,11 +41,17 @@ def decide_on_new_schema(metric: str, challenger: float, min_improvement: float,
 
 
 def decide(metric: str, challenger: float, champion: float | None, min_improvement: float) -> Decision:
-    """Higher is better. With no champion yet the challenger wins; an equal or worse one never does."""
+    """Higher is better, except for errors (rmse, mae: lower is). With no champion yet the challenger wins; an
+    equal or worse one never does."""
     if champion is None:
         return Decision(True, metric, challenger, None, min_improvement, "no champion yet")
-    gain = challenger - champion
+    lower = metric in LOWER_IS_BETTER
+    gain = champion - challenger if lower else challenger - champion
     promoted = gain > 0 and gain >= min_improvement
     verdict = "beats" if promoted else "does not beat"
-    reason = f"challenger {metric}={challenger:.4f} {verdict} champion {champion:.4f} by >= {min_improvement}"
+    direction = "lower" if lower else "higher"
+    reason = (
+        f"challenger {metric}={challenger:.4f} {verdict} champion {champion:.4f} by >= {min_improvement}"
+        f" ({direction} is better)"
+    )
     return Decision(promoted, metric, challenger, champion, min_improvement, reason)

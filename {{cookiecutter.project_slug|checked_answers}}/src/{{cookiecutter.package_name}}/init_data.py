@@ -4,8 +4,11 @@ hand-written lines.
 The rules are the ones a careful person applies by eye: numbers are numeric features bounded by their observed
 range widened by its span (a value further out is a typo or a unit change, and is refused); text and booleans are
 categorical with their known values; identifiers, free text, dates, empty and constant columns are left out with
-the reason printed, never silently kept. Only the `data` block of params.yaml is rewritten, as text, so the file's
-comments and every other section stay as they were; nothing is written unless the result validates.
+the reason printed, never silently kept. The task follows the target: a numeric target with many values (or with
+fractions) is regression, anything else classification (`--task` overrides). Only the `data` block of params.yaml
+is rewritten, as text, so the file's comments and every other section stay as they were, except when the task
+changes: then `evaluate.metric` and the model thresholds in `monitoring` are set for the new task too (the old
+ones would not validate). Nothing is written unless the result validates.
 """
 
 from __future__ import annotations
@@ -48,8 +51,13 @@ class InferredData:
 
     path: Path
     target: str
+    task: str
     classes: list[Any]
+    """Empty for regression."""
     positive_label: Any
+    target_range: tuple[float, float] = (0.0, 0.0)
+    target_spread: tuple[float, float] = (0.0, 0.0)
+    """Regression: the target's standard deviation and mean absolute deviation, what predicting the mean scores."""
     numeric: dict[str, tuple[float, float]] = field(default_factory=dict)
     categorical: dict[str, list[str]] = field(default_factory=dict)
     left_out: dict[str, str] = field(default_factory=dict)
@@ -65,8 +73,20 @@ def infer(frame: pd.DataFrame, path: Path, target: str, task: Task) -> InferredD
         raise DataValidationError(f"{path}: target {target!r} is missing in every row")
     if len(frame) < 2 or len(labels) < 2:
         raise DataValidationError(f"{path}: {len(labels)} labelled row(s); training needs at least two")
-    classes = _classes(labels, target, task)
-    inferred = InferredData(path, target, classes, _positive_label(labels, classes))
+    if _is_regression(labels, target, task):
+        values = labels.astype(float)
+        inferred = InferredData(
+            path,
+            target,
+            "regression",
+            [],
+            None,
+            target_range=(_round(float(values.min())), _round(float(values.max()))),
+            target_spread=(_round(float(values.std())), _round(float((values - values.mean()).abs().mean()))),
+        )
+    else:
+        classes = _classes(labels, target)
+        inferred = InferredData(path, target, "classification", classes, _positive_label(labels, classes))
     for column in frame.columns:
         if column != target:
             _decide(frame[column], str(column), inferred)
@@ -75,16 +95,25 @@ def infer(frame: pd.DataFrame, path: Path, target: str, task: Task) -> InferredD
     return inferred
 
 
-def _classes(labels: pd.Series, target: str, task: Task) -> list[Any]:
+def _is_regression(labels: pd.Series, target: str, task: Task) -> bool:
+    """Regression when asked, or (auto) for a numeric target with fractions or more than MAX_CLASSES values."""
     numeric = pd.api.types.is_numeric_dtype(labels) and not pd.api.types.is_bool_dtype(labels)
     distinct = labels.nunique()
+    if task == "regression":
+        if not numeric:
+            raise DataValidationError(
+                f"target {target!r} is not numeric ({labels.iloc[0]!r}): regression needs numbers"
+            )
+        if distinct < 2:
+            only = _plain(labels.iloc[0])
+            raise DataValidationError(f"target {target!r} has one value ({only!r}): nothing to learn")
+        return True
     continuous = numeric and (distinct > MAX_CLASSES or not (labels == labels.round()).all())
-    if task == "regression" or (task == "auto" and continuous):
-        reason = "asked for regression" if task == "regression" else f"target {target!r} looks continuous"
-        raise DataValidationError(
-            f"{reason} ({distinct} distinct values): regression is not supported yet; "
-            "pass --task classification to treat each value as a class"
-        )
+    return task == "auto" and continuous
+
+
+def _classes(labels: pd.Series, target: str) -> list[Any]:
+    distinct = labels.nunique()
     if distinct < 2:
         raise DataValidationError(f"target {target!r} has one class ({labels.iloc[0]!r}): nothing to learn")
     return sorted((_plain(value) for value in labels.unique()), key=str)
@@ -190,15 +219,24 @@ def _bounds_map(low: float, high: float) -> str:
 
 
 def data_block(inferred: InferredData, *, test_size: float, seed: int, command: str) -> str:
-    binary = len(inferred.classes) == 2
-    about = "the class that precision, recall, F1 and ROC AUC are about" if binary else "unused with more classes"
     lines = [
         "data:",
         f"  # Inferred by `{command}`: edit freely, or run it again when the data changes.",
         f"  path: {_flow(inferred.path.as_posix())}",
         f"  target: {_flow(inferred.target)}",
-        f"  positive_label: {_flow(inferred.positive_label)}  # {about}",
-        f"  # classes seen: {', '.join(map(str, inferred.classes))}",
+    ]
+    if inferred.task == "regression":
+        low, high = inferred.target_range
+        lines += ["  task: regression           # a number per row", f"  # values seen: {low} to {high}"]
+    else:
+        binary = len(inferred.classes) == 2
+        about = "the class that precision, recall, F1 and ROC AUC are about" if binary else "unused with more classes"
+        lines += [
+            "  task: classification       # a class per row",
+            f"  positive_label: {_flow(inferred.positive_label)}  # {about}",
+            f"  # classes seen: {', '.join(map(str, inferred.classes))}",
+        ]
+    lines += [
         f"  test_size: {test_size}",
         f"  seed: {seed}",
         "  # Numeric columns, bounded by the observed range widened by its span: values outside are refused.",
@@ -217,12 +255,59 @@ def data_block(inferred: InferredData, *, test_size: float, seed: int, command: 
     return "\n".join(lines) + "\n"
 
 
-def replace_data_block(text: str, block: str, where: Path) -> str:
-    """params.yaml with its top-level `data:` block replaced; comments just above the next section stay with it."""
+def task_blocks(inferred: InferredData, current: dict) -> dict[str, str]:
+    """The `evaluate` and `monitoring` blocks for a new task, keeping the settings both tasks share."""
+    evaluate, monitoring = current.get("evaluate") or {}, current.get("monitoring") or {}
+    shared = {
+        "min_improvement": evaluate.get("min_improvement", 0.001),
+        "drift_share": monitoring.get("drift_share", 0.3),
+        "max_error_rate": monitoring.get("max_error_rate", 0.05),
+        "min_outcomes": monitoring.get("min_outcomes", 30),
+    }
+    if inferred.task == "regression":
+        rmse, mae = inferred.target_spread
+        metric = "rmse                 # rmse or mae (lower is better), or r2 (higher is better)"
+        thresholds = [
+            f"  max_rmse: {rmse}  # performance alerts past these: no better than predicting the mean",
+            f"  max_mae: {mae}",
+            "  min_r2: 0.0",
+        ]
+    else:
+        metric = "roc_auc              # accuracy, precision, recall, f1 or roc_auc (higher is better)"
+        thresholds = [
+            "  min_accuracy: 0.65         # performance alerts when a metric on real outcomes falls below these",
+            "  min_precision: 0.5",
+            "  min_recall: 0.5",
+        ]
+    return {
+        "evaluate": "\n".join(
+            [
+                "evaluate:",
+                f"  metric: {metric}",
+                f"  min_improvement: {shared['min_improvement']}     # a challenger replaces the champion only when"
+                " better by at least this",
+            ]
+        )
+        + "\n",
+        "monitoring": "\n".join(
+            [
+                "monitoring:",
+                f"  drift_share: {shared['drift_share']}  # drift alert when at least this share of features drifted",
+                *thresholds,
+                f"  max_error_rate: {shared['max_error_rate']}  # system health: share of requests that failed",
+                f"  min_outcomes: {shared['min_outcomes']}  # performance judges only with this many real outcomes",
+            ]
+        )
+        + "\n",
+    }
+
+
+def replace_data_block(text: str, block: str, where: Path, section: str = "data") -> str:
+    """params.yaml with its top-level `section:` block replaced; comments just above the next section stay with it."""
     lines = text.splitlines(keepends=True)
-    start = next((number for number, line in enumerate(lines) if re.match(r"data:\s*(#.*)?$", line)), None)
+    start = next((number for number, line in enumerate(lines) if re.match(section + r":\s*(#.*)?$", line)), None)
     if start is None:
-        raise ConfigError(f"{where}: no top-level `data:` section to replace")
+        raise ConfigError(f"{where}: no top-level `{section}:` section to replace")
     end = next((number for number in range(start + 1, len(lines)) if re.match(r"[^\s#]", lines[number])), len(lines))
     while end > start + 1 and (not lines[end - 1].strip() or lines[end - 1].startswith("#")):
         end -= 1  # blank lines and column-0 comments before the next section belong to it
@@ -245,6 +330,9 @@ def init_data(csv: Path, target: str, task: str = "auto") -> str:
     command = f"init-data {destination.as_posix()} --target {target}"
     block = data_block(inferred, test_size=params["data"]["test_size"], seed=params["data"]["seed"], command=command)
     text = replace_data_block(where.read_text(encoding="utf-8"), block, where)
+    if params["data"].get("task", "classification") != inferred.task:  # the old metric and thresholds do not fit
+        for section, section_block in task_blocks(inferred, params).items():
+            text = replace_data_block(text, section_block, where, section)
     _validate(text, where)
 
     copied = destination.resolve() != csv.resolve()
@@ -266,7 +354,7 @@ def _current_params(where: Path) -> dict:
     data = raw.get("data") if isinstance(raw, dict) else None
     if not isinstance(data, dict):
         raise ConfigError(f"{where}: no `data:` section")
-    return {"data": {"test_size": data.get("test_size", 0.2), "seed": data.get("seed", 42)}}
+    return raw | {"data": data | {"test_size": data.get("test_size", 0.2), "seed": data.get("seed", 42)}}
 
 
 def _inside_project(csv: Path) -> Path:
@@ -323,9 +411,17 @@ def _write_atomically(where: Path, text: str) -> None:
 
 def _summary(inferred: InferredData, *, copied: bool, tracked: bool) -> str:
     classes = ", ".join(map(str, inferred.classes))
+    if inferred.task == "regression":
+        low, high = inferred.target_range
+        spread = inferred.target_spread[0]
+        task = f"target {inferred.target!r}: regression, values {low} to {high} (standard deviation {spread})"
+    else:
+        task = (
+            f"target {inferred.target!r}: classification, {len(inferred.classes)} classes ({classes}),"
+            f" positive label {inferred.positive_label!r}"
+        )
     lines = [
-        f"target {inferred.target!r}: classification, {len(inferred.classes)} classes ({classes}),"
-        f" positive label {inferred.positive_label!r}",
+        task,
         f"numeric ({len(inferred.numeric)}): {', '.join(inferred.numeric) or 'none'}",
         f"categorical ({len(inferred.categorical)}): {', '.join(inferred.categorical) or 'none'}",
         f"left out ({len(inferred.left_out)}): {_reasons(inferred.left_out)}",

@@ -1,4 +1,5 @@
-"""The model: preprocessing (impute, one-hot) and an estimator of the chosen family in one scikit-learn pipeline.
+"""The model: preprocessing (impute, one-hot) and an estimator of the chosen family (a classifier or a regressor,
+as `data.task` says) in one scikit-learn pipeline.
 
 Numbers are standardised only for a family that needs it (linear): trees do not, and score exactly in ONNX without.
 
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import skops.io as sio
+from sklearn.base import BaseEstimator
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline, make_pipeline
@@ -48,7 +50,12 @@ def build_pipeline(data: DataParams, train: TrainParams) -> Pipeline:
             ("categorical", OneHotEncoder(handle_unknown="ignore"), list(data.categorical_features)),
         ]
     )
-    return Pipeline([("preprocess", preprocess), ("classifier", family.build(train, data.seed))])
+    return Pipeline([("preprocess", preprocess), ("estimator", family.build(train, data.seed, data.task))])
+
+
+def estimator_of(model: Pipeline) -> BaseEstimator:
+    """The pipeline's last step: its classifier or regressor (the step was named `classifier` in earlier releases)."""
+    return model.steps[-1][1]
 
 
 def training_medians(model: Pipeline) -> dict[str, float]:

@@ -1,4 +1,4 @@
-"""What a trained model expects and answers (target, feature columns, classes), recorded with the model itself.
+"""What a trained model expects and answers (task, target, feature columns, classes), recorded with the model.
 
 A champion trained on other columns or another target cannot score today's holdout, nor serve requests that
 params.yaml now describes: the gate compares schemas before metrics, and says in one line what changed.
@@ -22,10 +22,14 @@ class ModelSchema:
     numeric_features: tuple[str, ...]
     categorical_features: tuple[str, ...]
     classes: tuple[str, ...]
+    """Empty for a regressor."""
+    task: str = "classification"
 
     def differences(self, other: ModelSchema) -> list[str]:
         """What changed from `self` to `other`, one phrase each; empty when a metric comparison is fair."""
         changes = []
+        if self.task != other.task:
+            changes.append(f"task {self.task} -> {other.task}")
         if self.target is not None and other.target is not None and self.target != other.target:
             changes.append(f"target {self.target!r} -> {other.target!r}")
         for kind in ("numeric_features", "categorical_features"):
@@ -56,11 +60,13 @@ def schema_of(model: Pipeline) -> ModelSchema:
             numeric_features=tuple(recorded["numeric_features"]),
             categorical_features=tuple(recorded["categorical_features"]),
             classes=tuple(recorded["classes"]),
+            task=recorded.get("task", "classification"),  # models saved before regression were classifiers
         )
     columns = {name: tuple(map(str, cols)) for name, _, cols in model.steps[0][1].transformers}
     return ModelSchema(
         target=None,
         numeric_features=columns.get("numeric", ()),
         categorical_features=columns.get("categorical", ()),
-        classes=tuple(str(label) for label in model.classes_),
+        classes=tuple(str(label) for label in getattr(model, "classes_", ())),
+        task="classification" if hasattr(model, "classes_") else "regression",
     )

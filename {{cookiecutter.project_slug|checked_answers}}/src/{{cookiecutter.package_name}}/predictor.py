@@ -17,7 +17,7 @@ import pandas as pd
 
 from .champion import Champion, load_champion
 from .config import DataParams, Params, load_params
-from .errors import DataValidationError
+from .errors import ConfigError, DataValidationError
 from .model import training_medians
 from .onnx_model import OnnxScorer, scorer_for
 from .schema import MISSING_CATEGORY
@@ -28,11 +28,13 @@ PARITY_SAMPLE_ROWS = 256
 @dataclass(frozen=True)
 class ScoredRows:
     ids: list[str]
-    labels: list[int | str]
-    probabilities: list[float]
-    """Probability of `data.positive_label` for two classes, of the predicted label otherwise."""
-    class_probabilities: list[dict[str, float]]
-    """Every class's probability, keyed by the class as text (JSON keys are text): the whole distribution."""
+    labels: list[bool | int | str | float]
+    """The predicted class of each row, or for regression the predicted value."""
+    probabilities: list[float] | None
+    """Probability of `data.positive_label` for two classes, of the predicted label otherwise; None for regression."""
+    class_probabilities: list[dict[str, float]] | None
+    """Every class's probability, keyed by the class as text (JSON keys are text): the whole distribution; None
+    for regression."""
     model_version: str
 
 
@@ -58,6 +60,11 @@ class Predictor:
         self.model_version = champion.version
         self.scorer: OnnxScorer = scorer_for(champion.model, data, parity_sample(data))
         classes = self.scorer.classes
+        if bool(classes) == data.regression:
+            raise ConfigError(
+                f"the champion is a {'classifier' if classes else 'regressor'} but data.task is {data.task}:"
+                " run `dvc repro` to train one for params.yaml"
+            )
         self._positive = classes.index(data.positive_label) if len(classes) == 2 else None
         self._classes = {str(known): known.item() if isinstance(known, np.generic) else known for known in classes}
         self.class_names = list(self._classes)
@@ -67,6 +74,16 @@ class Predictor:
     @classmethod
     def from_champion(cls, params: Params | None = None) -> Predictor:
         return cls(load_champion(), (params or load_params()).data)
+
+    def known_outcome(self, value: object) -> bool | int | str | float:
+        """A real outcome checked against what the model predicts: a class, or for regression a finite number."""
+        if not self.data.regression:
+            return self.known_class(value)
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+            raise DataValidationError(
+                f"actual must be a finite number (the real value of {self.data.target!r}); got {value!r}"
+            )
+        return float(value)
 
     def known_class(self, value: object) -> int | str:
         """The model's class that `value` names (the class or its text form: `1` or "1", `true` or "True"), or
@@ -97,9 +114,12 @@ class Predictor:
 
     def _score(self, columns: dict[str, np.ndarray]) -> ScoredRows:
         labels, probabilities = self.scorer.run(columns)
+        ids = [uuid.uuid4().hex for _ in range(len(labels))]
+        if probabilities is None:  # a regressor: one value per row
+            return ScoredRows(ids, labels.tolist(), None, None, self.model_version)
         chosen = probabilities.max(axis=1) if self._positive is None else probabilities[:, self._positive]
         return ScoredRows(
-            ids=[uuid.uuid4().hex for _ in range(len(labels))],
+            ids=ids,
             labels=labels.tolist(),
             probabilities=chosen.astype(float).tolist(),
             class_probabilities=[dict(zip(self.class_names, row, strict=True)) for row in probabilities.tolist()],

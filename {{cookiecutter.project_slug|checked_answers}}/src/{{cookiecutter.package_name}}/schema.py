@@ -47,7 +47,7 @@ def validate_frame(
         values = frame[column]
         clean[column] = values.astype(str).where(values.notna(), MISSING_CATEGORY).astype(object)
     if require_target:
-        clean[data.target] = frame[data.target]
+        clean[data.target] = _numeric(frame[data.target], data.target) if data.regression else frame[data.target]
     return clean
 
 

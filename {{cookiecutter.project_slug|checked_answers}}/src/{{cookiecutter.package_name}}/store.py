@@ -79,7 +79,7 @@ predictions_table = Table(
     Column("model_version", String(64), nullable=False),
     Column("inputs", JSON, nullable=False),
     Column("prediction", JSON, nullable=False),
-    Column("probability", Float, nullable=False),
+    Column("probability", Float),  # None for a regressor's predictions
 )
 feedback_table = Table(
     "feedback",
@@ -116,7 +116,7 @@ class PredictionRecord:
     id: str
     inputs: dict[str, Any]
     prediction: Any
-    probability: float
+    probability: float | None
     model_version: str
     created_at: datetime = field(default_factory=utc_now)
 

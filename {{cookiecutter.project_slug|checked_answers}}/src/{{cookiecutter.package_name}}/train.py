@@ -14,7 +14,7 @@ from .data import TRAIN_FILE, load_split
 from .estimators import family_of
 from .lineage import lineage_tags
 from .metrics import score
-from .model import build_pipeline, save_model
+from .model import build_pipeline, estimator_of, save_model
 from .model_schema import record_schema
 from .tracking import ModelRef, Tracker
 
@@ -40,8 +40,8 @@ def flatten(params: Params) -> dict[str, Any]:
 
 def fit_with_progress(model: Pipeline, features: pd.DataFrame, target: pd.Series) -> None:
     """Fit the preprocessing, then the estimator its family's way, with a progress bar fed by the family; the
-    schema it learned (features, target, classes) is recorded on the model for the gate."""
-    preprocess, estimator = model.named_steps["preprocess"], model.named_steps["classifier"]
+    schema it learned (task, features, target, classes) is recorded on the model for the gate."""
+    preprocess, estimator = model.named_steps["preprocess"], estimator_of(model)
     encoded = preprocess.fit_transform(features)
     with Progress(transient=True) as progress:
         task = progress.add_task("training", total=None)
@@ -58,7 +58,7 @@ def train(params: Params, tracker: Tracker) -> ModelRef:
     model = build_pipeline(params.data, params.train)
     fit_with_progress(model, features, target)
     save_model(model, CHALLENGER_FILE)
-    train_scores = score(model, features, target, params.data.positive_label)
+    train_scores = score(model, features, target, params.data)
     metrics = {f"train_{name}": value for name, value in train_scores.items()}
     ref = tracker.log_training(
         params=flatten(params),

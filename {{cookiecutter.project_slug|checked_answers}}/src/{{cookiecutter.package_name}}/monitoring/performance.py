@@ -1,10 +1,12 @@
 """Model performance on real outcomes, and the service's health, from the prediction store.
 
 Outcomes arrive late: through the service's /feedback (stored next to the predictions) or as a labels CSV
-(`prediction_id`, `actual`) joined to the logged predictions. Accuracy, precision and recall come from Evidently's
-classification report (reports/performance.html); latency percentiles and the error rate come from the request
-log. Everything lands in reports/performance.json; the CLI exits 1 when a metric crosses its threshold in
-params.yaml (`monitoring.min_accuracy`, `min_precision`, `min_recall`, `max_error_rate`). Model metrics are judged
+(`prediction_id`, `actual`) joined to the logged predictions. Accuracy, precision and recall (classification) or
+RMSE, MAE and R2 (regression) come from Evidently's classification or regression report
+(reports/performance.html); latency percentiles and the error rate come from the request log. Everything lands in
+reports/performance.json; the CLI exits 1 when a metric crosses its threshold in params.yaml
+(`monitoring.min_accuracy`, `min_precision`, `min_recall`, or `max_rmse`, `max_mae`, `min_r2`; and
+`max_error_rate`). Model metrics are judged
 only with at least `monitoring.min_outcomes` outcomes: fewer say nothing (one wrong answer is accuracy 0.000), so
 the job reports "not enough outcomes" and exits 0; the service's error rate is judged either way.
 """
@@ -93,15 +95,20 @@ def run_performance(params: Params, labels: Path | None) -> PerformanceReport:
     if joined.empty:
         raise DataValidationError(f"no usable outcomes in {source}: every 'actual' is empty")
 
-    actual = _label_text(joined["actual"])
-    _check_classes(actual, params.data.target, source)
     positive = params.data.positive_label
     limits = params.monitoring
     enough = len(joined) >= limits.min_outcomes
-    if enough:
-        metrics = _evidently_metrics(actual, _label_text(joined["prediction"]), str(positive))
+    if params.data.regression:
+        actual = _numbers(joined["actual"], params.data.target, source)
+        predicted = joined["prediction"].astype(float)
+        metrics = _evidently_regression(actual, predicted) if enough else dict.fromkeys(("rmse", "mae", "r2"))
     else:
-        metrics = dict.fromkeys(("accuracy", "precision", "recall", "f1"))
+        actual = _label_text(joined["actual"])
+        _check_classes(actual, params.data.target, source)
+        if enough:
+            metrics = _evidently_metrics(actual, _label_text(joined["prediction"]), str(positive))
+        else:
+            metrics = dict.fromkeys(("accuracy", "precision", "recall", "f1"))
     health = _health(requests)
     alerts = _alerts(metrics, health, limits)
     report = PerformanceReport(
@@ -112,7 +119,7 @@ def run_performance(params: Params, labels: Path | None) -> PerformanceReport:
         unmatched_labels=unmatched,
         positive_label=positive,
         metrics=metrics,
-        thresholds=limits.model_dump(exclude={"drift_share"}),
+        thresholds=limits.model_dump(exclude={"drift_share"}, exclude_none=True),
         health=health,
         html_report=str(HTML_REPORT) if enough else None,
         min_outcomes=limits.min_outcomes,
@@ -162,6 +169,46 @@ def _check_classes(actual: pd.Series, target: str, source: str) -> None:
             f"outcomes from {source} hold {unknown.iloc[0]!r} ({len(unknown)} rows), not a class of {target!r}:"
             f" expected one of {sorted(known)}"
         )
+
+
+def _numbers(values: pd.Series, target: str, source: str) -> pd.Series:
+    """A regressor's outcomes as numbers; anything else is a typo or a bug, named with how many rows hold it."""
+    numbers = pd.to_numeric(values, errors="coerce")
+    bad = numbers.isna() | ~np.isfinite(numbers.fillna(0.0))
+    if bad.any():
+        raise DataValidationError(
+            f"outcomes from {source} hold {values[bad].iloc[0]!r} ({int(bad.sum())} rows), not a number:"
+            f" {target!r} is a regression target"
+        )
+    return numbers.astype(float)
+
+
+def _evidently_regression(actual: pd.Series, predicted: pd.Series) -> dict[str, float | None]:
+    """RMSE, MAE and R2 from Evidently's regression report (also saved as HTML); R2 is None while every outcome
+    is the same value (it is undefined then)."""
+    from evidently import DataDefinition, Dataset, Regression, Report
+    from evidently.presets import RegressionPreset
+
+    frame = pd.DataFrame({"actual": actual.to_numpy(), "prediction": predicted.to_numpy()})
+    definition = DataDefinition(
+        regression=[Regression(target="actual", prediction="prediction")], numerical_columns=["actual", "prediction"]
+    )
+    with warnings.catch_warnings():  # scikit-learn's undefined-metric noise: handled below
+        warnings.simplefilter("ignore", UserWarning)
+        warnings.simplefilter("ignore", RuntimeWarning)
+        snapshot = Report([RegressionPreset()]).run(Dataset.from_pandas(frame, data_definition=definition))
+    REPORTS_DIR.mkdir(parents=True, exist_ok=True)
+    snapshot.save_html(str(HTML_REPORT))
+    wanted = {"RMSE": "rmse", "MAE": "mae", "R2Score": "r2"}
+    found: dict[str, float | None] = dict.fromkeys(wanted.values())
+    for metric in snapshot.dict()["metrics"]:
+        name = wanted.get(metric["config"]["type"].rsplit(":", 1)[-1])
+        if name is not None:
+            value = metric["value"]
+            found[name] = float(value["mean"] if isinstance(value, dict) else value)
+    if actual.nunique() < 2:
+        found["r2"] = None
+    return found
 
 
 def _evidently_metrics(actual: pd.Series, predicted: pd.Series, positive: str) -> dict[str, float | None]:
@@ -222,16 +269,20 @@ def _health(requests: pd.DataFrame) -> Health:
     )
 
 
+FLOORS = {"accuracy": "min_accuracy", "precision": "min_precision", "recall": "min_recall", "r2": "min_r2"}
+CEILINGS = {"rmse": "max_rmse", "mae": "max_mae"}
+
+
 def _alerts(metrics: dict[str, float | None], health: Health, limits: MonitoringParams) -> list[str]:
+    """Every metric past its threshold (only the thresholds params.yaml sets), then the service's error rate."""
     alerts = []
-    for name, floor in (
-        ("accuracy", limits.min_accuracy),
-        ("precision", limits.min_precision),
-        ("recall", limits.min_recall),
-    ):
-        value = metrics.get(name)
-        if value is not None and value < floor:
+    for name, value in metrics.items():
+        floor = getattr(limits, FLOORS.get(name, ""), None)
+        ceiling = getattr(limits, CEILINGS.get(name, ""), None)
+        if value is not None and floor is not None and value < floor:
             alerts.append(f"{name} {value:.3f} < {floor}")
+        if value is not None and ceiling is not None and value > ceiling:
+            alerts.append(f"{name} {value:.3f} > {ceiling}")
     if health.error_rate is not None and health.error_rate > limits.max_error_rate:
         alerts.append(f"error rate {health.error_rate:.1%} > {limits.max_error_rate:.1%}")
     return alerts

@@ -47,7 +47,8 @@ def simulate(
     for column in data.categorical_features:
         result[column] = _categories(sample[column], frame[column], rng, drift)
     if labels:
-        result[ACTUAL_COLUMN] = _flip(sample[data.target], frame[data.target], rng, label_noise)
+        flip = _reshuffle if data.regression else _flip
+        result[ACTUAL_COLUMN] = flip(sample[data.target], frame[data.target], rng, label_noise)
 
     output.parent.mkdir(parents=True, exist_ok=True)
     result.to_csv(output, index=False)
@@ -108,8 +109,18 @@ def _flip(target: pd.Series, population: pd.Series, rng: np.random.Generator, sh
     return actual
 
 
+def _reshuffle(target: pd.Series, population: pd.Series, rng: np.random.Generator, share: float) -> pd.Series:
+    """Replace `share` of the outcomes with the outcome of a random row: a regressor that was close is then off by
+    as much as the values vary."""
+    actual = target.astype(float).copy()
+    replaced = rng.choice(len(actual), size=round(share * len(actual)), replace=False)
+    actual.iloc[replaced] = rng.choice(population.dropna().to_numpy(dtype=float), size=len(replaced))
+    return actual
+
+
 def _describe(data: DataParams, drift: bool, labels: bool, label_noise: float) -> str:
     parts = ["drifted (numbers shifted, category mix changed)" if drift else "no drift"]
     if labels:
-        parts.append(f"'{ACTUAL_COLUMN}' outcomes from {data.target!r}, {label_noise:.0%} flipped")
+        changed = "replaced by another row's" if data.regression else "flipped"
+        parts.append(f"'{ACTUAL_COLUMN}' outcomes from {data.target!r}, {label_noise:.0%} {changed}")
     return "; ".join(parts)

@@ -7,6 +7,7 @@
   text (ids keep their leading zeros), a Parquet file keeps its column types.
 - Each row gains prediction_id, prediction, probability (of the positive label, or of the predicted one with
   more than two classes), model_version, then one `probability_<class>` column per class: the whole distribution.
+  A regressor's rows gain prediction_id, prediction (the value) and model_version.
 - The output is written to a hidden file next to it and renamed at the end, so a failed run never leaves a
   file that looks complete.
 - Each chunk is one request in the prediction store (source "batch"), so drift and performance monitoring see
@@ -41,6 +42,7 @@ if TYPE_CHECKING:  # the model stack (scikit-learn, ONNX) is imported only once 
 
 SOURCE = "batch"
 OUTPUT_COLUMNS = ("prediction_id", "prediction", "probability", "model_version")
+"""What a classifier adds before its per-class columns; a regressor adds these without `probability`."""
 NUMERIC_OR_TEXT = (
     pa.types.is_integer,
     pa.types.is_floating,
@@ -114,12 +116,19 @@ def class_columns(class_names: Sequence[str]) -> list[str]:
     return [f"probability_{name}" for name in class_names]
 
 
+def output_columns(data: DataParams, class_names: Sequence[str] = ()) -> list[str]:
+    """The columns scoring appends to every row, in order."""
+    if data.regression:
+        return [name for name in OUTPUT_COLUMNS if name != "probability"]
+    return [*OUTPUT_COLUMNS, *class_columns(class_names)]
+
+
 def check_columns(schema: pa.Schema, data: DataParams, path: Path, class_names: Sequence[str] = ()) -> None:
     """Fail before scoring anything when the file cannot match the schema or would clash with the output."""
     missing = [name for name in data.features if name not in schema.names]
     if missing:
         raise DataValidationError(f"{path}: missing column(s): {', '.join(missing)}")
-    taken = [name for name in [*OUTPUT_COLUMNS, *class_columns(class_names)] if name in schema.names]
+    taken = [name for name in output_columns(data, class_names) if name in schema.names]
     if taken:
         raise DataValidationError(f"{path}: has output column(s) {', '.join(taken)} already; rename or drop them")
     for name in data.numeric_features:
@@ -140,15 +149,14 @@ def _score_chunk(
 
 
 def _with_predictions(table: pa.Table, scored: ScoredRows) -> pa.Table:
-    added = {
-        "prediction_id": pa.array(scored.ids, pa.string()),
-        "prediction": pa.array(scored.labels),
-        "probability": pa.array(scored.probabilities, pa.float64()),
-        "model_version": pa.array([scored.model_version] * table.num_rows, pa.string()),
-    }
-    names = list(scored.class_probabilities[0]) if scored.class_probabilities else []
+    added = {"prediction_id": pa.array(scored.ids, pa.string()), "prediction": pa.array(scored.labels)}
+    if scored.probabilities is not None:  # a classifier's
+        added["probability"] = pa.array(scored.probabilities, pa.float64())
+    added["model_version"] = pa.array([scored.model_version] * table.num_rows, pa.string())
+    spread = scored.class_probabilities or []
+    names = list(spread[0]) if spread else []
     for name, column in zip(names, class_columns(names), strict=True):
-        added[column] = pa.array([row[name] for row in scored.class_probabilities], pa.float64())
+        added[column] = pa.array([row[name] for row in spread], pa.float64())
     for name, values in added.items():
         table = table.append_column(name, values)
     return table.replace_schema_metadata(None)  # pandas metadata of the input would describe the wrong columns

@@ -10,8 +10,9 @@ mismatched file is refused.
 Input: a header row naming every feature; an empty cell is a missing value (NaN for numbers, the missing-category
 token for categories). Rows stream through the csv module in chunks, so memory stays flat. Every input column
 passes through to the output, followed by prediction_id, label, probability (of the positive label, or of the
-predicted one with more than two classes), model_version and one probability_<class> per class. Bad input stops
-with one line naming the column and the row (exit 2) and leaves no output file.
+predicted one with more than two classes), model_version and one probability_<class> per class; a regressor's
+rows by prediction_id, prediction (the value) and model_version. Bad input stops with one line naming the column
+and the row (exit 2) and leaves no output file.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ import onnxruntime as ort
 
 MODEL_FILE = Path("models/model.onnx")
 OUTPUT_COLUMNS = ("prediction_id", "label", "probability", "model_version")
+REGRESSION_OUTPUT_COLUMNS = ("prediction_id", "prediction", "model_version")
 CHUNK_ROWS = 10_000
 LATENCY_CALLS = 200
 EXIT_BAD_INPUT = 2
@@ -72,8 +74,9 @@ class EdgeModel:
             self.features = [
                 Feature(f["name"], f["kind"], f.get("min"), f.get("max"), f.get("input", "")) for f in meta["features"]
             ]
-            classes = list(meta["classes"])
-            positive = meta["positive_label"]
+            self.regression = meta.get("task", "classification") == "regression"
+            classes = [] if self.regression else list(meta["classes"])
+            positive = None if self.regression else meta["positive_label"]
         except (KeyError, TypeError) as exc:
             raise EdgeError(f"{metadata_path}: not the metadata of an exported model (no {exc})") from None
         digest = hashlib.sha256(onnx_bytes).hexdigest()
@@ -92,8 +95,11 @@ class EdgeModel:
         self._check_inputs(metadata_path)
         self.size_bytes = len(onnx_bytes)
         self.positive = classes.index(positive) if len(classes) == 2 and positive in classes else None
-        self.output_columns = [*OUTPUT_COLUMNS, *(f"probability_{label}" for label in classes)]
-        self.boolean = all(isinstance(label, bool) for label in classes)  # the graph answers them as 0 and 1
+        if self.regression:
+            self.output_columns = list(REGRESSION_OUTPUT_COLUMNS)
+        else:
+            self.output_columns = [*OUTPUT_COLUMNS, *(f"probability_{label}" for label in classes)]
+        self.boolean = bool(classes) and all(isinstance(label, bool) for label in classes)  # the graph says 0 and 1
 
     def _check_inputs(self, metadata_path: Path) -> None:
         graph = {node.name: node.type for node in self.session.get_inputs()}
@@ -103,11 +109,24 @@ class EdgeModel:
 
     def score(self, columns: dict[str, np.ndarray]) -> tuple[list[Any], list[float], list[list[float]]]:
         """Labels, the probability of the positive label (two classes) or of the predicted label, and every
-        class's probability in the order of model.json's classes."""
-        labels, probabilities = self.session.run(None, columns)[:2]
+        class's probability in the order of model.json's classes; a regressor's values, and no probabilities."""
+        outputs = self.session.run(None, columns)
+        if self.regression:
+            return outputs[0].ravel().astype(float).tolist(), [], []
+        labels, probabilities = outputs[:2]
         chosen = probabilities.max(axis=1) if self.positive is None else probabilities[:, self.positive]
         labels = labels.astype(bool) if self.boolean else labels
         return labels.tolist(), chosen.astype(float).tolist(), probabilities.astype(float).tolist()
+
+    def answers(self, columns: dict[str, np.ndarray]) -> list[list[Any]]:
+        """Each row's cells under `output_columns`, with a fresh prediction id."""
+        labels, chosen, spreads = self.score(columns)
+        if self.regression:
+            return [[uuid.uuid4().hex, round(value, 6), self.version] for value in labels]
+        return [
+            [uuid.uuid4().hex, label, round(probability, 6), self.version, *(round(p, 6) for p in spread)]
+            for label, probability, spread in zip(labels, chosen, spreads, strict=True)
+        ]
 
 
 @dataclass(frozen=True)
@@ -159,9 +178,8 @@ def score_file(input: Path, output: Path, model: EdgeModel, *, latency_calls: in
                 writer = csv.writer(sink)
                 writer.writerow([*(header[i] for i in kept), *model.output_columns])
                 for cells, columns in _chunks(reader, input, header, model):
-                    for row, label, probability, spread in zip(cells, *model.score(columns), strict=True):
-                        answer = [uuid.uuid4().hex, label, round(probability, 6), model.version]
-                        writer.writerow([*(row[i] for i in kept), *answer, *(round(p, 6) for p in spread)])
+                    for row, answer in zip(cells, model.answers(columns), strict=True):
+                        writer.writerow([*(row[i] for i in kept), *answer])
                     samples += _single_rows(columns, latency_calls - len(samples))
                     rows += len(cells)
             if rows == 0:

@@ -46,7 +46,7 @@ def batches(frame: pd.DataFrame, data: DataParams, size: int) -> Iterator[predic
 
 
 def score(target: str, frame: pd.DataFrame, data: DataParams, batch_rows: int = BATCH_ROWS) -> pd.DataFrame:
-    """`frame` with prediction_id, prediction, probability and model_version columns added."""
+    """`frame` with prediction_id, prediction, probability (not for regression) and model_version columns added."""
     with grpc.insecure_channel(target) as channel:
         try:
             grpc.channel_ready_future(channel).result(timeout=CONNECT_TIMEOUT_SECONDS)
@@ -63,12 +63,12 @@ def score(target: str, frame: pd.DataFrame, data: DataParams, batch_rows: int = 
                 raise ProjectError(f"rows from {first}: {error.code().name}: {error.details()}") from None
             answers.extend(response.predictions)
             version = response.model_version
-    return frame.assign(
-        prediction_id=[p.prediction_id for p in answers],
-        prediction=[label_value(p.label) for p in answers],
-        probability=[p.probability for p in answers],
-        model_version=version,
+    scored = frame.assign(
+        prediction_id=[p.prediction_id for p in answers], prediction=[label_value(p.label) for p in answers]
     )
+    if not data.regression:  # a regressor's answer is the value alone
+        scored = scored.assign(probability=[p.probability for p in answers])
+    return scored.assign(model_version=version)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -92,7 +92,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         scored.to_csv(args.output, index=False)
         print(f"{len(scored)} predictions by model version {scored['model_version'].iloc[0]} -> {args.output}")
     else:
-        print(scored[["prediction_id", "prediction", "probability"]].to_csv(index=False), end="")
+        shown = [column for column in ("prediction_id", "prediction", "probability") if column in scored.columns]
+        print(scored[shown].to_csv(index=False), end="")
     return 0
 
 

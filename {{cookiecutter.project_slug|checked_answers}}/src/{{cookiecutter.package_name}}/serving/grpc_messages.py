@@ -90,12 +90,14 @@ def instance_message(row: Mapping[str, object], data: DataParams) -> prediction_
 
 
 def label_message(label: object) -> prediction_pb2.Label:
-    """A class label as the model returns it (an integer or a string)."""
+    """What the model returns: a class (an integer or a string) or a regressor's number."""
     if isinstance(label, int) and not isinstance(label, bool):
         return prediction_pb2.Label(integer=label)
+    if isinstance(label, float):
+        return prediction_pb2.Label(number=label)
     return prediction_pb2.Label(text=str(label))
 
 
-def label_value(label: prediction_pb2.Label) -> int | str | None:
+def label_value(label: prediction_pb2.Label) -> int | str | float | None:
     kind = label.WhichOneof("kind")
     return None if kind is None else getattr(label, kind)

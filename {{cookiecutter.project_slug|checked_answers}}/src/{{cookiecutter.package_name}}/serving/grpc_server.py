@@ -74,17 +74,21 @@ class PredictionServicer(prediction_pb2_grpc.PredictionServiceServicer):
         except Exception:  # a bug or a broken model: log it, answer without internals
             logger.exception("prediction request failed")
             context.abort(grpc.StatusCode.INTERNAL, "prediction failed; see the server log")
-        return prediction_pb2.PredictResponse(
-            predictions=[
+        if scored.probabilities is None:  # a regressor: the value alone
+            predictions = [
+                prediction_pb2.Prediction(prediction_id=id_, label=label_message(value))
+                for id_, value in zip(scored.ids, scored.labels, strict=True)
+            ]
+        else:
+            predictions = [
                 prediction_pb2.Prediction(
                     prediction_id=id_, label=label_message(label), probability=probability, class_probabilities=spread
                 )
                 for id_, label, probability, spread in zip(
-                    scored.ids, scored.labels, scored.probabilities, scored.class_probabilities, strict=True
+                    scored.ids, scored.labels, scored.probabilities, scored.class_probabilities or [], strict=True
                 )
-            ],
-            model_version=scored.model_version,
-        )
+            ]
+        return prediction_pb2.PredictResponse(predictions=predictions, model_version=scored.model_version)
 
     def Feedback(
         self, request: prediction_pb2.FeedbackRequest, context: grpc.ServicerContext
@@ -93,7 +97,9 @@ class PredictionServicer(prediction_pb2_grpc.PredictionServiceServicer):
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, "prediction_id: required")
         actual = label_value(request.actual)
         if actual is None:
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, "actual: set the integer or the text of the real outcome")
+            context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT, "actual: set the integer, the text or the number of the real outcome"
+            )
         try:
             known = self.service.record_feedback(request.prediction_id, actual)
         except NotReadyError:

@@ -1,9 +1,10 @@
 """Export stage (edge serving): the champion as one ONNX file plus the metadata a device needs to run it.
 
 Parity gate: the graph is scored against scikit-learn on the holdout (data/prepared/test.csv, validated by the
-schema) and on synthetic edge cases (missing values, unknown categories, values at the bounds). Labels must be
-identical and every probability within PROBABILITY_TOLERANCE (1e-4, onnx_model.py). A graph that fails is never
-written: the stage exits 2 and a device can only ever receive a model that scores like the evaluated champion.
+schema) and on synthetic edge cases (missing values, unknown categories, values at the bounds). A classifier's
+labels must be identical and every probability within PROBABILITY_TOLERANCE (1e-4, onnx_model.py); a regressor's
+every value within VALUE_TOLERANCE (1e-4, relative to the value). A graph that fails is never written: the stage
+exits 2 and a device can only ever receive a model that scores like the evaluated champion.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from .. import onnx_model
 from ..champion import load_champion
 from ..config import DataParams, Params
 from ..data import TEST_FILE, load_split
-from ..onnx_model import ONNX_OPSET, OnnxScorer, Parity, ParityError, check_parity, convert
+from ..onnx_model import ONNX_OPSET, OnnxScorer, Parity, ParityError, check_parity, classes_of, convert
 from ..predictor import parity_sample
 from ..schema import MISSING_CATEGORY
 
@@ -37,24 +38,22 @@ def export(params: Params) -> str:
     champion = load_champion()
     data = params.data
     onnx_bytes = convert(champion.model, data)
-    classes = champion.model.classes_.tolist()
+    classes = [known.item() if hasattr(known, "item") else known for known in classes_of(champion.model)]
     scorer = OnnxScorer(onnx_bytes, data, classes)
     holdout, _ = load_split(TEST_FILE, data)
     checks = {
         "holdout": check_parity(champion.model, scorer, holdout),
         "edge_cases": check_parity(champion.model, scorer, parity_sample(data)),
     }
-    tolerance = onnx_model.PROBABILITY_TOLERANCE
-    write_json(PARITY_FILE, parity_report(checks, champion.version, tolerance))
+    write_json(PARITY_FILE, parity_report(checks, champion.version, data))
     failed = {name: parity for name, parity in checks.items() if not parity.ok}
     if failed:
         for stale in (ONNX_FILE, METADATA_FILE):  # never leave an older graph looking current
             stale.unlink(missing_ok=True)
         name, parity = next(iter(failed.items()))
         raise ParityError(
-            f"ONNX export of champion {champion.version} refused: on {parity.rows} {name} rows labels identical="
-            f"{parity.labels_identical}, max probability difference {parity.max_probability_difference:.2e} "
-            f"(tolerance {tolerance:g}); see {PARITY_FILE}"
+            f"ONNX export of champion {champion.version} refused: on {parity.rows} {name} rows {parity.describe()};"
+            f" see {PARITY_FILE}"
         )
 
     write_bytes(ONNX_FILE, onnx_bytes)
@@ -62,27 +61,33 @@ def export(params: Params) -> str:
     holdout_parity = checks["holdout"]
     return (
         f"exported champion {champion.version} to {ONNX_FILE} ({len(onnx_bytes) / 1024:.1f} KB, "
-        f"opset {ONNX_OPSET['']}); "
-        f"parity on {holdout_parity.rows} holdout rows: labels identical, max probability difference "
-        f"{holdout_parity.max_probability_difference:.1e} <= {tolerance:g}"
+        f"opset {ONNX_OPSET['']}); parity on {holdout_parity.rows} holdout rows: {holdout_parity.describe()}"
     )
 
 
-def parity_report(checks: dict[str, Parity], version: str, tolerance: float) -> dict[str, Any]:
-    return {
-        "ok": all(parity.ok for parity in checks.values()),
-        "rule": "labels identical and |p_onnx - p_sklearn| <= probability_tolerance for every row and class",
-        "probability_tolerance": tolerance,
-        "model_version": version,
-        **{
+def parity_report(checks: dict[str, Parity], version: str, data: DataParams) -> dict[str, Any]:
+    if data.regression:
+        rule = {
+            "rule": "|y_onnx - y_sklearn| / max(1, |y_sklearn|) <= value_tolerance for every row",
+            "value_tolerance": onnx_model.VALUE_TOLERANCE,
+        }
+        found = {
+            name: {"rows": p.rows, "max_relative_difference": p.max_relative_difference} for name, p in checks.items()
+        }
+    else:
+        rule = {
+            "rule": "labels identical and |p_onnx - p_sklearn| <= probability_tolerance for every row and class",
+            "probability_tolerance": onnx_model.PROBABILITY_TOLERANCE,
+        }
+        found = {
             name: {
-                "rows": parity.rows,
-                "labels_identical": parity.labels_identical,
-                "max_probability_difference": parity.max_probability_difference,
+                "rows": p.rows,
+                "labels_identical": p.labels_identical,
+                "max_probability_difference": p.max_probability_difference,
             }
-            for name, parity in checks.items()
-        },
-    }
+            for name, p in checks.items()
+        }
+    return {"ok": all(parity.ok for parity in checks.values()), **rule, "model_version": version, **found}
 
 
 def metadata(
@@ -100,16 +105,23 @@ def metadata(
     categories = [
         {"name": n, "input": inputs[n], "kind": "category", "known": k} for n, k in data.categorical_features.items()
     ]
+    if data.regression:
+        answers: dict[str, Any] = {"value_tolerance": onnx_model.VALUE_TOLERANCE}
+    else:
+        answers = {
+            "classes": classes,
+            "positive_label": data.positive_label,
+            "probability": "of positive_label for two classes, of the predicted label otherwise",
+            "probability_tolerance": onnx_model.PROBABILITY_TOLERANCE,
+        }
     return {
         "format": METADATA_FORMAT,
         "model_version": version,
+        "task": data.task,
         "target": data.target,
         "features": [*numbers, *categories],
         "missing_category": MISSING_CATEGORY,
-        "classes": classes,
-        "positive_label": data.positive_label,
-        "probability": "of positive_label for two classes, of the predicted label otherwise",
-        "probability_tolerance": onnx_model.PROBABILITY_TOLERANCE,
+        **answers,
         "onnx": {
             "file": ONNX_FILE.name,
             "sha256": hashlib.sha256(onnx_bytes).hexdigest(),

@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1eprediction/v1/prediction.proto\x12\rprediction.v1\"1\n\x05Value\x12\x10\n\x06number\x18\x01 \x01(\x01H\x00\x12\x0e\n\x04text\x18\x02 \x01(\tH\x00\x42\x06\n\x04kind\"\x8a\x01\n\x08Instance\x12\x37\n\x08\x66\x65\x61tures\x18\x01 \x03(\x0b\x32%.prediction.v1.Instance.FeaturesEntry\x1a\x45\n\rFeaturesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12#\n\x05value\x18\x02 \x01(\x0b\x32\x14.prediction.v1.Value:\x02\x38\x01\"<\n\x0ePredictRequest\x12*\n\tinstances\x18\x01 \x03(\x0b\x32\x17.prediction.v1.Instance\"2\n\x05Label\x12\x11\n\x07integer\x18\x01 \x01(\x03H\x00\x12\x0e\n\x04text\x18\x02 \x01(\tH\x00\x42\x06\n\x04kind\"\xe8\x01\n\nPrediction\x12\x15\n\rprediction_id\x18\x01 \x01(\t\x12#\n\x05label\x18\x02 \x01(\x0b\x32\x14.prediction.v1.Label\x12\x13\n\x0bprobability\x18\x03 \x01(\x01\x12N\n\x13\x63lass_probabilities\x18\x04 \x03(\x0b\x32\x31.prediction.v1.Prediction.ClassProbabilitiesEntry\x1a\x39\n\x17\x43lassProbabilitiesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"X\n\x0fPredictResponse\x12.\n\x0bpredictions\x18\x01 \x03(\x0b\x32\x19.prediction.v1.Prediction\x12\x15\n\rmodel_version\x18\x02 \x01(\t\"N\n\x0f\x46\x65\x65\x64\x62\x61\x63kRequest\x12\x15\n\rprediction_id\x18\x01 \x01(\t\x12$\n\x06\x61\x63tual\x18\x02 \x01(\x0b\x32\x14.prediction.v1.Label\"\x12\n\x10\x46\x65\x65\x64\x62\x61\x63kResponse2\xaa\x01\n\x11PredictionService\x12H\n\x07Predict\x12\x1d.prediction.v1.PredictRequest\x1a\x1e.prediction.v1.PredictResponse\x12K\n\x08\x46\x65\x65\x64\x62\x61\x63k\x12\x1e.prediction.v1.FeedbackRequest\x1a\x1f.prediction.v1.FeedbackResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1eprediction/v1/prediction.proto\x12\rprediction.v1\"1\n\x05Value\x12\x10\n\x06number\x18\x01 \x01(\x01H\x00\x12\x0e\n\x04text\x18\x02 \x01(\tH\x00\x42\x06\n\x04kind\"\x8a\x01\n\x08Instance\x12\x37\n\x08\x66\x65\x61tures\x18\x01 \x03(\x0b\x32%.prediction.v1.Instance.FeaturesEntry\x1a\x45\n\rFeaturesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12#\n\x05value\x18\x02 \x01(\x0b\x32\x14.prediction.v1.Value:\x02\x38\x01\"<\n\x0ePredictRequest\x12*\n\tinstances\x18\x01 \x03(\x0b\x32\x17.prediction.v1.Instance\"D\n\x05Label\x12\x11\n\x07integer\x18\x01 \x01(\x03H\x00\x12\x0e\n\x04text\x18\x02 \x01(\tH\x00\x12\x10\n\x06number\x18\x03 \x01(\x01H\x00\x42\x06\n\x04kind\"\xfd\x01\n\nPrediction\x12\x15\n\rprediction_id\x18\x01 \x01(\t\x12#\n\x05label\x18\x02 \x01(\x0b\x32\x14.prediction.v1.Label\x12\x18\n\x0bprobability\x18\x03 \x01(\x01H\x00\x88\x01\x01\x12N\n\x13\x63lass_probabilities\x18\x04 \x03(\x0b\x32\x31.prediction.v1.Prediction.ClassProbabilitiesEntry\x1a\x39\n\x17\x43lassProbabilitiesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\x42\x0e\n\x0c_probability\"X\n\x0fPredictResponse\x12.\n\x0bpredictions\x18\x01 \x03(\x0b\x32\x19.prediction.v1.Prediction\x12\x15\n\rmodel_version\x18\x02 \x01(\t\"N\n\x0f\x46\x65\x65\x64\x62\x61\x63kRequest\x12\x15\n\rprediction_id\x18\x01 \x01(\t\x12$\n\x06\x61\x63tual\x18\x02 \x01(\x0b\x32\x14.prediction.v1.Label\"\x12\n\x10\x46\x65\x65\x64\x62\x61\x63kResponse2\xaa\x01\n\x11PredictionService\x12H\n\x07Predict\x12\x1d.prediction.v1.PredictRequest\x1a\x1e.prediction.v1.PredictResponse\x12K\n\x08\x46\x65\x65\x64\x62\x61\x63k\x12\x1e.prediction.v1.FeedbackRequest\x1a\x1f.prediction.v1.FeedbackResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -44,17 +44,17 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_PREDICTREQUEST']._serialized_start=241
   _globals['_PREDICTREQUEST']._serialized_end=301
   _globals['_LABEL']._serialized_start=303
-  _globals['_LABEL']._serialized_end=353
-  _globals['_PREDICTION']._serialized_start=356
-  _globals['_PREDICTION']._serialized_end=588
-  _globals['_PREDICTION_CLASSPROBABILITIESENTRY']._serialized_start=531
-  _globals['_PREDICTION_CLASSPROBABILITIESENTRY']._serialized_end=588
-  _globals['_PREDICTRESPONSE']._serialized_start=590
-  _globals['_PREDICTRESPONSE']._serialized_end=678
-  _globals['_FEEDBACKREQUEST']._serialized_start=680
-  _globals['_FEEDBACKREQUEST']._serialized_end=758
-  _globals['_FEEDBACKRESPONSE']._serialized_start=760
-  _globals['_FEEDBACKRESPONSE']._serialized_end=778
-  _globals['_PREDICTIONSERVICE']._serialized_start=781
-  _globals['_PREDICTIONSERVICE']._serialized_end=951
+  _globals['_LABEL']._serialized_end=371
+  _globals['_PREDICTION']._serialized_start=374
+  _globals['_PREDICTION']._serialized_end=627
+  _globals['_PREDICTION_CLASSPROBABILITIESENTRY']._serialized_start=554
+  _globals['_PREDICTION_CLASSPROBABILITIESENTRY']._serialized_end=611
+  _globals['_PREDICTRESPONSE']._serialized_start=629
+  _globals['_PREDICTRESPONSE']._serialized_end=717
+  _globals['_FEEDBACKREQUEST']._serialized_start=719
+  _globals['_FEEDBACKREQUEST']._serialized_end=797
+  _globals['_FEEDBACKRESPONSE']._serialized_start=799
+  _globals['_FEEDBACKRESPONSE']._serialized_end=817
+  _globals['_PREDICTIONSERVICE']._serialized_start=820
+  _globals['_PREDICTIONSERVICE']._serialized_end=990
 # @@protoc_insertion_point(module_scope)

@@ -34,12 +34,14 @@ class PredictRequest(_message.Message):
     def __init__(self, instances: _Optional[_Iterable[_Union[Instance, _Mapping]]] = ...) -> None: ...
 
 class Label(_message.Message):
-    __slots__ = ("integer", "text")
+    __slots__ = ("integer", "text", "number")
     INTEGER_FIELD_NUMBER: _ClassVar[int]
     TEXT_FIELD_NUMBER: _ClassVar[int]
+    NUMBER_FIELD_NUMBER: _ClassVar[int]
     integer: int
     text: str
-    def __init__(self, integer: _Optional[int] = ..., text: _Optional[str] = ...) -> None: ...
+    number: float
+    def __init__(self, integer: _Optional[int] = ..., text: _Optional[str] = ..., number: _Optional[float] = ...) -> None: ...
 
 class Prediction(_message.Message):
     __slots__ = ("prediction_id", "label", "probability", "class_probabilities")

@@ -56,21 +56,7 @@ def build_request_models(data: DataParams, max_batch_size: int) -> RequestModels
         instances=(list[instance], Field(min_length=1, max_length=max_batch_size)),
     )
     predict_response = create_model(
-        "PredictResponse",
-        __doc__="One entry per instance, in the order sent.",
-        predictions=(list[label], Field(description="Predicted class of each instance.")),
-        probabilities=(
-            list[float],
-            Field(
-                description=f"Probability of class {data.positive_label!r} (two classes), else of the predicted class."
-            ),
-        ),
-        class_probabilities=(
-            list[dict[str, float]],
-            Field(description="Every class's probability, keyed by the class as text; each instance's sum to 1."),
-        ),
-        prediction_ids=(list[str], Field(description="Ids to send actual outcomes to /feedback with.")),
-        model_version=(str, Field(description="Version of the champion model that answered.")),
+        "PredictResponse", __doc__="One entry per instance, in the order sent.", **_answer_fields(data, label)
     )
     feedback_request = create_model(
         "FeedbackRequest",
@@ -82,8 +68,34 @@ def build_request_models(data: DataParams, max_batch_size: int) -> RequestModels
     return RequestModels(instance, predict_request, predict_response, feedback_request, max_batch_size)
 
 
+def _answer_fields(data: DataParams, label: Any) -> dict[str, Any]:
+    """What each instance's answer holds: a class with its probabilities, or a regressor's one number."""
+    if data.regression:
+        predictions = (list[float], Field(description=f"Predicted value of {data.target!r} for each instance."))
+        spread: dict[str, Any] = {}
+    else:
+        predictions = (list[label], Field(description="Predicted class of each instance."))
+        about = f"Probability of class {data.positive_label!r} (two classes), else of the predicted class."
+        spread = {
+            "probabilities": (list[float], Field(description=about)),
+            "class_probabilities": (
+                list[dict[str, float]],
+                Field(description="Every class's probability, keyed by the class as text; each instance's sum to 1."),
+            ),
+        }
+    return {
+        "predictions": predictions,
+        **spread,
+        "prediction_ids": (list[str], Field(description="Ids to send actual outcomes to /feedback with.")),
+        "model_version": (str, Field(description="Version of the champion model that answered.")),
+    }
+
+
 def label_type(data: DataParams) -> Any:
-    """The target's type as JSON carries it: a boolean, an integer or a short string, like the positive label."""
+    """The target's type as JSON carries it: a boolean, an integer or a short string, like the positive label; a
+    finite number for regression."""
+    if data.regression:
+        return Annotated[float, Field(allow_inf_nan=False)]
     if isinstance(data.positive_label, bool):
         return bool
     if isinstance(data.positive_label, int):

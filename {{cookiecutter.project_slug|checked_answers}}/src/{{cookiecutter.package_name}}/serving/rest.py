@@ -139,13 +139,10 @@ def create_app(
         except Exception:
             logger.exception("prediction failed")
             return _message(500, "prediction failed; the error is in the service log")
-        body = {
-            "predictions": scored.labels,
-            "probabilities": scored.probabilities,
-            "class_probabilities": scored.class_probabilities,
-            "prediction_ids": scored.ids,
-            "model_version": scored.model_version,
-        }
+        body: dict[str, object] = {"predictions": scored.labels}
+        if scored.probabilities is not None:  # a classifier's
+            body |= {"probabilities": scored.probabilities, "class_probabilities": scored.class_probabilities}
+        body |= {"prediction_ids": scored.ids, "model_version": scored.model_version}
         return Response(orjson.dumps(body), media_type="application/json")
 
     @app.post(

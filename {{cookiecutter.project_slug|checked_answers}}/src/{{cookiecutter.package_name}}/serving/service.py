@@ -6,7 +6,8 @@ while parsing (per field, against the schema) go to `predict_records`; frames (b
 scored by the champion, turned into one PredictionRecord per row, logged with its request to the prediction store
 and counted by the telemetry. A request that produced no prediction (invalid input, no model, a failure) is logged
 through `refused`, so the monitors' error rate sees it. Outcomes (`record_feedback`) are checked against the
-model's classes before they are stored: a typo can never poison the performance monitor.
+model's classes (regression: a finite number) before they are stored: a typo can never poison the performance
+monitor.
 """
 
 from __future__ import annotations
@@ -38,7 +39,9 @@ class NotReadyError(ProjectError):
 class Telemetry(Protocol):
     """What serving/telemetry.py offers; batch and Spark run without one."""
 
-    def observe(self, status: str, seconds: float, labels: Sequence[object] = ()) -> None: ...
+    def observe(
+        self, status: str, seconds: float, labels: Sequence[object] = (), values: Sequence[float] = ()
+    ) -> None: ...
     def serving_model(self, version: str) -> None: ...
 
 
@@ -115,8 +118,9 @@ class PredictionService:
         return scored
 
     def record_feedback(self, prediction_id: str, actual: object) -> bool:
-        """Store the real outcome of a prediction; False for an unknown id, DataValidationError for an unknown class."""
-        value = self.require_predictor().known_class(actual)
+        """Store the real outcome of a prediction; False for an unknown id, DataValidationError for an outcome the
+        model cannot have predicted (an unknown class, or for regression not a finite number)."""
+        value = self.require_predictor().known_outcome(actual)
         if self.store is None:
             raise NotReadyError("no prediction store to record outcomes in")
         return self.store.record_feedback(prediction_id, value)
@@ -139,7 +143,8 @@ class PredictionService:
     def _log(self, started: float, inputs: list[dict[str, object]], scored: ScoredRows) -> None:
         seconds = time.perf_counter() - started
         version, now = scored.model_version, utc_now()
-        answers = zip(scored.ids, inputs, scored.labels, scored.probabilities, strict=True)
+        probabilities = scored.probabilities or [None] * len(scored.ids)  # a regressor's answers have none
+        answers = zip(scored.ids, inputs, scored.labels, probabilities, strict=True)
         rows = [
             PredictionRecord(id_, row, label, probability, version, now) for id_, row, label, probability in answers
         ]
@@ -148,9 +153,14 @@ class PredictionService:
             self.store.record(request, rows)
         self._observe("ok", started, scored.labels)
 
-    def _observe(self, status: str, started: float, labels: Sequence[object] = ()) -> None:
+    def _observe(self, status: str, started: float, predictions: Sequence[object] = ()) -> None:
+        """Count the request; predicted classes are counted per class, a regressor's values summarised."""
         if self.telemetry is not None:
-            self.telemetry.observe(status, time.perf_counter() - started, labels)
+            seconds = time.perf_counter() - started
+            if self.data.regression:
+                self.telemetry.observe(status, seconds, values=[float(str(v)) for v in predictions])
+            else:
+                self.telemetry.observe(status, seconds, predictions)
 
     def _serve(self, predictor: Predictor) -> None:
         self.predictor = predictor

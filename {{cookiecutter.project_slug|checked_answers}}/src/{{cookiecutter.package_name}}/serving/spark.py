@@ -40,8 +40,9 @@ from pyspark.sql.types import BooleanType, DataType, DoubleType, LongType, Strin
 from ..champion import Champion, load_champion
 from ..config import DataParams, Params, load_params
 from ..errors import DataValidationError
+from ..onnx_model import classes_of
 from ..predictor import Predictor
-from .batch import OUTPUT_COLUMNS, class_columns
+from .batch import class_columns, output_columns
 from .service import PredictionService
 
 SCORED = "__scored"
@@ -50,47 +51,46 @@ _SERVICES: dict[str, PredictionService] = {}  # per Python worker: the service o
 
 def score_spark(frame: DataFrame, params: Params | None = None) -> DataFrame:
     """`frame` with the columns `predict` adds (prediction_id, prediction, probability, model_version and one
-    probability_<class> per class); every row is kept."""
+    probability_<class> per class; a regressor's prediction_id, prediction, model_version); every row is kept."""
     data = (params or load_params()).data
     missing = [name for name in data.features if name not in frame.columns]
     if missing:
         raise DataValidationError(f"missing column(s): {', '.join(missing)}")
     champion = load_champion()
-    distribution = class_columns(_class_names(champion))
-    taken = [name for name in [*OUTPUT_COLUMNS, *distribution] if name in frame.columns]
+    added = output_columns(data, _class_names(champion))
+    taken = [name for name in added if name in frame.columns]
     if taken:
         raise DataValidationError(f"has output column(s) {', '.join(taken)} already; rename or drop them")
     scored = frame.withColumn(SCORED, scoring_udf(champion, data)(F.struct(*[frame[name] for name in data.features])))
     return scored.select(
         *[scored[name] for name in frame.columns],
-        scored[SCORED].getField("prediction_id").alias("prediction_id"),
-        scored[SCORED].getField("prediction").alias("prediction"),
-        scored[SCORED].getField("probability").alias("probability"),
-        F.lit(champion.version).alias("model_version"),
-        *[scored[SCORED].getField(name).alias(name) for name in distribution],
+        *[
+            F.lit(champion.version).alias(name)
+            if name == "model_version"
+            else scored[SCORED].getField(name).alias(name)
+            for name in added
+        ],
     )
 
 
 def scoring_udf(champion: Champion, data: DataParams) -> Callable[[Column], Column]:
     """A pandas UDF taking a struct of the schema's columns and returning (prediction_id, prediction, probability,
-    probability_<class>...)."""
+    probability_<class>...), or a regressor's (prediction_id, prediction)."""
     job = f"{champion.version}-{uuid.uuid4().hex}"
     names = _class_names(champion)
-    returns = StructType(
-        [
-            StructField("prediction_id", StringType()),
-            StructField("prediction", _label_type(champion)),
-            StructField("probability", DoubleType()),
-            *[StructField(column, DoubleType()) for column in class_columns(names)],
-        ]
-    )
+    fields = [StructField("prediction_id", StringType()), StructField("prediction", _label_type(champion))]
+    if names:
+        fields.append(StructField("probability", DoubleType()))
+        fields += [StructField(column, DoubleType()) for column in class_columns(names)]
 
-    @F.pandas_udf(returns)
+    @F.pandas_udf(StructType(fields))
     def score(rows: pd.DataFrame) -> pd.DataFrame:
         scored = _service(job, champion, data).predict_frame(rows)
-        columns = {"prediction_id": scored.ids, "prediction": scored.labels, "probability": scored.probabilities}
-        for name, column in zip(names, class_columns(names), strict=True):
-            columns[column] = [row[name] for row in scored.class_probabilities]
+        columns: dict[str, list] = {"prediction_id": scored.ids, "prediction": scored.labels}
+        if scored.probabilities is not None:  # a classifier's
+            columns["probability"] = scored.probabilities
+            for name, column in zip(names, class_columns(names), strict=True):
+                columns[column] = [row[name] for row in scored.class_probabilities or []]
         return pd.DataFrame(columns)
 
     # Nondeterministic (new ids on every run), which also stops Spark from running it once per extracted field.
@@ -106,12 +106,14 @@ def _service(job: str, champion: Champion, data: DataParams) -> PredictionServic
 
 
 def _class_names(champion: Champion) -> list[str]:
-    """The classes as text, as Predictor keys its distribution."""
-    return [str(label) for label in champion.model.classes_.tolist()]
+    """The classes as text, as Predictor keys its distribution (none for a regressor)."""
+    return [str(label) for label in classes_of(champion.model)]
 
 
 def _label_type(champion: Champion) -> DataType:
-    classes = list(champion.model.classes_)
+    classes = classes_of(champion.model)
+    if not classes:  # a regressor's value
+        return DoubleType()
     if all(isinstance(label, bool | np.bool_) for label in classes):
         return BooleanType()
     return LongType() if all(isinstance(label, int | np.integer) for label in classes) else StringType()

@@ -1,4 +1,5 @@
-"""Prometheus metrics of the service: requests by outcome, latency, predictions per class, model version.
+"""Prometheus metrics of the service: requests by outcome, latency, predictions per class (or a regressor's predicted
+values), model version.
 
 Names follow Prometheus conventions so dashboards and alerts work unchanged across projects.
 """
@@ -8,7 +9,7 @@ from __future__ import annotations
 from collections import Counter as Tally
 from collections.abc import Iterable
 
-from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client import Counter, Gauge, Histogram, Summary
 
 REQUESTS = Counter(
     "prediction_requests_total", "Prediction requests by outcome (ok, invalid input, server error).", ["status"]
@@ -19,15 +20,18 @@ LATENCY = Histogram(
     buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
 )
 PREDICTIONS = Counter("predictions_total", "Predicted rows per class.", ["label"])
+PREDICTED_VALUES = Summary("predicted_value", "A regressor's predicted values (sum / count is their mean).")
 MODEL_INFO = Gauge("model_info", "The model being served (value 1).", ["version"])
 
 
-def observe(status: str, seconds: float, labels: Iterable[object] = ()) -> None:
-    """Record one answered request: its outcome, its latency and the labels it predicted."""
+def observe(status: str, seconds: float, labels: Iterable[object] = (), values: Iterable[float] = ()) -> None:
+    """Record one answered request: its outcome, its latency and the classes (or values) it predicted."""
     REQUESTS.labels(status=status).inc()
     LATENCY.observe(seconds)
     for label, count in Tally(labels).items():
         PREDICTIONS.labels(label=str(label)).inc(count)
+    for value in values:
+        PREDICTED_VALUES.observe(value)
 
 
 def serving_model(version: str) -> None:
