@@ -8,7 +8,8 @@ concurrency. Prints requests/s, latency p50/p99 and the server's CPU time per re
 template aims for: our /predict >= 4x MLflow's /invocations and >= 60% of our own /health.
 
 Run by a human (not a test):
-`python tools/benchmark_rest.py [--duration 15] [--connections 32] [--family random_forest] [--project DIR]`.
+`python tools/benchmark_rest.py [--duration 15] [--connections 32] [--family random_forest] [--regression]
+[--project DIR]` (`--regression`: scikit-learn's diabetes data through `init-data`, a regressor per family).
 """
 
 from __future__ import annotations
@@ -59,6 +60,9 @@ def main() -> None:
     parser.add_argument(
         "--family", default="random_forest", help="train.family of the baked project (random_forest, ...)."
     )
+    parser.add_argument(
+        "--regression", action="store_true", help="Train on scikit-learn's diabetes data (a regression target)."
+    )
     parser.add_argument("--keep", action="store_true", help="Keep the baked project (its path is printed).")
     parser.add_argument("--no-wrk", action="store_true", help="Use the Python client even when wrk is installed.")
     parser.add_argument("--batch-rows", type=int, default=100, help="Rows per request of the batch round (0: skip).")
@@ -66,7 +70,7 @@ def main() -> None:
 
     workdir = Path(tempfile.mkdtemp(prefix="benchmark-rest-"))
     try:
-        project = reuse(args.project) if args.project else build(workdir, args.family)
+        project = reuse(args.project) if args.project else build(workdir, args.family, regression=args.regression)
         row = first_complete_row(project)
         wrk = None if args.no_wrk else shutil.which("wrk")
         results = measure(project, row, args, wrk, workdir)
@@ -78,10 +82,20 @@ def main() -> None:
             shutil.rmtree(workdir, ignore_errors=True)  # with --project it holds only logs and the Lua script
 
 
-def build(workdir: Path, family: str) -> Project:
+DIABETES = (
+    "import sys; from sklearn.datasets import load_diabetes;"
+    " load_diabetes(as_frame=True, scaled=False).frame.to_csv(sys.argv[1], index=False)"
+)
+
+
+def build(workdir: Path, family: str, *, regression: bool = False) -> Project:
     print(f"baking fastapi + mlflow into {workdir} ...", flush=True)
     project = bake("fastapi", "mlflow", workdir)
     install(project)
+    if regression:
+        csv_file = workdir / "diabetes.csv"
+        project.run(project.python, "-c", DIABETES, csv_file)
+        print(project.run("make", "init-data", f"CSV={csv_file}", "TARGET=target").stdout, flush=True)
     params = project.root / "params.yaml"
     text, count = re.subn(r"(?m)^(  family: )random_forest", rf"\g<1>{family}", params.read_text(encoding="utf-8"))
     if count != 1:

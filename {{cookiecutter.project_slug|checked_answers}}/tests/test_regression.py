@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import math
+import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +17,7 @@ import yaml
 
 from {{ cookiecutter.package_name }}.config import Params, load_params
 from {{ cookiecutter.package_name }}.data import TEST_FILE, load_split, prepare, write_prepared
-from {{ cookiecutter.package_name }}.errors import ConfigError, DataValidationError
+from {{ cookiecutter.package_name }}.errors import ConfigError, DataValidationError, StoreError
 from {{ cookiecutter.package_name }}.estimators import FAMILIES
 from {{ cookiecutter.package_name }}.evaluate import METRICS_FILE, PLOTS_DIR, evaluate
 from {{ cookiecutter.package_name }}.gate import decide
@@ -161,3 +163,19 @@ def test_a_champion_of_the_other_task_is_not_comparable() -> None:
     classifier = ModelSchema("y", ("a",), ("b",), ("0", "1"), task="classification")
     regressor = ModelSchema("y", ("a",), ("b",), (), task="regression")
     assert classifier.differences(regressor)[0] == "task classification -> regression"
+
+
+def test_a_store_made_for_a_classifier_is_refused_in_one_line(regressor: Predictor, tmp_path: Path) -> None:
+    """An earlier release created predictions.probability NOT NULL: a regressor's rows would be refused in the
+    background, one by one; the service says so at start-up instead."""
+    path = tmp_path / "old.db"
+    with closing(sqlite3.connect(path)) as db:
+        db.execute(
+            "CREATE TABLE predictions (id VARCHAR(32) PRIMARY KEY, request_id VARCHAR(32) NOT NULL,"
+            " created_at DATETIME NOT NULL, model_version VARCHAR(64) NOT NULL, inputs JSON NOT NULL,"
+            " prediction JSON NOT NULL, probability FLOAT NOT NULL)"
+        )
+    with PredictionStore.writer(f"sqlite:///{path}") as log, pytest.raises(StoreError) as refused:
+        PredictionService(regressor.data, "test", log, predictor=regressor)
+    assert "was created for a classifier" in str(refused.value)
+    assert len(str(refused.value).splitlines()) == 1

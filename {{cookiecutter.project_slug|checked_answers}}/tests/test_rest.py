@@ -8,8 +8,14 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import socket
+import subprocess
+import sys
 import time
+import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -17,12 +23,17 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from {{ cookiecutter.package_name }}.config import DataParams, Params
+from {{ cookiecutter.package_name }}.data import prepare, write_prepared
 from {{ cookiecutter.package_name }}.errors import ConfigError
+from {{ cookiecutter.package_name }}.evaluate import evaluate
+from {{ cookiecutter.package_name }}.monitoring.simulate import simulate
 from {{ cookiecutter.package_name }}.predictor import Predictor, parity_sample
 from {{ cookiecutter.package_name }}.schema import validate_frame
 from {{ cookiecutter.package_name }}.serving import rest
 from {{ cookiecutter.package_name }}.serving.request_models import MAX_BATCH_SIZE_ENV, max_batch_size_from_env
 from {{ cookiecutter.package_name }}.store import read_outcomes, read_predictions, read_requests
+from {{ cookiecutter.package_name }}.tracking import get_tracker
+from {{ cookiecutter.package_name }}.train import train
 
 MODEL_VERSION = "7"  # the conftest predictor's
 JSON = {"Content-Type": "application/json"}
@@ -391,3 +402,48 @@ def test_a_regressor_answers_one_number_per_instance_and_takes_numbers_as_outcom
             response = client.post("/feedback", json={"prediction_id": first, "actual": wrong})
             assert response.status_code == 422, (wrong, response.text)
     assert read_outcomes(store)["actual"].tolist() == [12.5]
+
+
+def test_send_and_send_outcomes_talk_to_the_running_service(params: Params, store: str, cli, tmp_path) -> None:
+    """The shipped client against the real `serve` command: rows in, predictions out, outcomes recorded."""
+    write_prepared(prepare(params.data))
+    train(params, get_tracker())
+    assert evaluate(params, get_tracker()).promoted
+    simulate(params, Path("rows.csv"), rows=120, drift=False, labels=True, label_noise=0.0, seed=3)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    url = f"http://127.0.0.1:{port}"
+    env = os.environ | {"HOST": "127.0.0.1", "PORT": str(port)}
+    server = subprocess.Popen([sys.executable, "-m", "{{ cookiecutter.package_name }}", "serve"], env=env)
+    try:
+        deadline = time.monotonic() + 120
+        while not _ready(url):
+            assert server.poll() is None, "the service exited"
+            assert time.monotonic() < deadline, "the service never got ready"
+            time.sleep(0.3)
+        sent = cli("send", "rows.csv", "--output", "scored.csv", "--url", url)
+        assert sent.returncode == 0, sent.stderr
+        scored = pd.read_csv("scored.csv")
+        assert len(scored) == 120
+        assert scored["prediction_id"].str.fullmatch("[0-9a-f]{32}").all()
+        assert "actual" in scored.columns  # other columns pass through
+        posted = cli("send-outcomes", "scored.csv", "--url", url)
+        assert posted.returncode == 0, posted.stderr
+        assert posted.stdout.strip() == "120 outcomes recorded"
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
+    assert len(read_outcomes(store)) == 120
+    nobody = cli("send", "rows.csv", "--output", "x.csv", "--url", "http://127.0.0.1:9")
+    assert nobody.returncode == 2
+    assert nobody.stderr.startswith("error: no service at http://127.0.0.1:9")
+    assert len(nobody.stderr.strip().splitlines()) == 1
+
+
+def _ready(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/ready", timeout=2) as response:  # noqa: S310  (a local http URL)
+            return response.status == 200
+    except OSError:
+        return False

@@ -109,6 +109,34 @@ def serve(
     from .serving.rest import run
 
     run(host, port)
+
+
+@app.command()
+def send(
+    input: Path = typer.Argument(..., help="CSV with the schema's feature columns (others pass through)."),
+    output: Path = typer.Option(..., "--output", "-o", help="Where to write the rows with their predictions (CSV)."),
+    url: str = typer.Option("http://127.0.0.1:8000", envvar="SERVICE_URL", help="The running service."),
+) -> None:
+    """Send a CSV's rows to the running service's /predict; keep the prediction ids for send-outcomes."""
+    from .serving.rest_client import send as send_rows
+
+    scored = send_rows(input, load_params().data, url)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    scored.to_csv(output, index=False)
+    typer.echo(f"{len(scored)} predictions by model version {scored['model_version'].iloc[0]} -> {output}")
+
+
+@app.command(name="send-outcomes")
+def send_outcomes(
+    input: Path = typer.Argument(..., help="CSV with prediction_id and the real value (`actual` or the target)."),
+    url: str = typer.Option("http://127.0.0.1:8000", envvar="SERVICE_URL", help="The running service."),
+) -> None:
+    """Post real outcomes to the running service's /feedback, for the performance monitor."""
+    from .serving.rest_client import send_outcomes as post_outcomes
+
+    recorded, unknown = post_outcomes(input, load_params().data, url)
+    unknown_ids = f"; {unknown} prediction ids unknown to the service" if unknown else ""
+    typer.echo(f"{recorded} outcomes recorded{unknown_ids}")
 {%- elif cookiecutter.serving == "grpc" %}
 
 

@@ -39,12 +39,14 @@ UNREADABLE = (
 )
 
 
-def read_csv(path: Path) -> pd.DataFrame:
-    """Read a CSV (compressed ones too, by extension), turning every way of failing into one line naming the file."""
+def read_csv(path: Path, *, as_text: bool = False) -> pd.DataFrame:
+    """Read a CSV (compressed ones too, by extension), turning every way of failing into one line naming the file.
+
+    `as_text` keeps every cell as written (ids and categories such as "01"), empty cells as missing."""
     if path.is_dir():
         raise DataValidationError(f"{path}: a directory, not a CSV file")
     try:
-        return pd.read_csv(path)
+        return pd.read_csv(path, dtype=str) if as_text else pd.read_csv(path)
     except FileNotFoundError:
         raise DataValidationError(f"{path}: file not found") from None
     except UNREADABLE as exc:

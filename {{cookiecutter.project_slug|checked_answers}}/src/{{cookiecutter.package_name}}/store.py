@@ -235,15 +235,37 @@ class PredictionStore:
                 self._pending_ids.difference_update(p["id"] for p in predictions)
                 self._space.notify_all()
 
+    def require_missing_probabilities(self) -> None:
+        """A regressor logs no probability; a store created by an earlier release has that column NOT NULL and
+        would refuse every row in the background, so say so once, at start-up."""
+        try:
+            with self.engine.connect() as conn:
+                columns = inspect(conn).get_columns(predictions_table.name)
+        except SQLAlchemyError as exc:
+            raise StoreError(f"cannot read the prediction store ({STORE_URL_ENV}): {first_line(exc)}") from None
+        if any(column["name"] == "probability" and not column["nullable"] for column in columns):
+            raise StoreError(
+                f"the prediction store ({STORE_URL_ENV}={redact(self.url)}) was created for a classifier: its"
+                " predictions.probability is NOT NULL, which a regressor's predictions leave empty; point"
+                f" {STORE_URL_ENV} at a new store, or allow NULL in that column"
+            )
+
     # Reading -------------------------------------------------------------------------------------------------------
 
-    def predictions(self, limit: int | None = None) -> pd.DataFrame:
-        """The most recent predictions (newest last), one column per input feature plus id, time, output, version."""
+    def predictions(
+        self, limit: int | None = None, *, model_version: str | None = None, oldest: bool = False
+    ) -> pd.DataFrame:
+        """The most recent predictions (or the `oldest`), oldest row first, one column per input feature plus id,
+        time, output and version; only `model_version`'s when given."""
         columns = [c.name for c in predictions_table.columns]
-        query = select(predictions_table).order_by(predictions_table.c.created_at.desc())
+        created = predictions_table.c.created_at
+        query = select(predictions_table).order_by(created.asc() if oldest else created.desc())
+        if model_version is not None:
+            query = query.where(predictions_table.c.model_version == model_version)
         if limit is not None:
             query = query.limit(limit)
-        frame = pd.DataFrame(self._rows(query, predictions_table), columns=columns).iloc[::-1]
+        frame = pd.DataFrame(self._rows(query, predictions_table), columns=columns)
+        frame = frame if oldest else frame.iloc[::-1]
         inputs = pd.DataFrame(frame.pop("inputs").tolist(), index=frame.index)
         return pd.concat([frame, inputs], axis=1).reset_index(drop=True)
 

@@ -4,6 +4,13 @@ The reference is the training split (data/prepared/train.csv, schema features on
 newest `window` inputs in the prediction store, or a CSV you pass. Writes reports/drift.html (Evidently's report)
 and reports/drift.json (the numbers a scheduler or CI reads). The CLI exits 1 when the share of drifted columns
 reaches `monitoring.drift_share` in params.yaml.
+
+Prediction drift is reported beside it, for a window from the store: the serving model's newest predictions
+against its own first ones (the same number of rows, at most `window`, once it has made at least
+2 x MIN_CURRENT_ROWS). Comparing a model with itself over time shows a shift in what it answers without loading the
+model here, and without the bias of comparing its answers with the training target (a regressor's answers are
+narrower than the truth; a class-weighted classifier favours the rare class). It is information for whoever reads
+the report, not a retraining trigger: the verdict stays on the inputs, whose drift causes it.
 """
 
 from __future__ import annotations
@@ -61,6 +68,9 @@ class DriftReport:
     columns: dict[str, ColumnDrift]
     html_report: str
     generated_at: str
+    prediction_drift: ColumnDrift | None = None
+    """The serving model's newest predictions against its first ones; None when not measured (see why)."""
+    prediction_drift_note: str = ""
 
     def summary_line(self) -> str:
         drifted = [name for name, column in self.columns.items() if column.drifted]
@@ -69,8 +79,14 @@ class DriftReport:
             f"{verdict}: {self.drifted_columns}/{len(self.columns)} columns drifted"
             f" ({self.share_drifted_columns:.0%}, alert at {self.drift_share_threshold:.0%})"
             f"{': ' + ', '.join(drifted) if drifted else ''}; {self.current_rows} current rows from"
-            f" {self.current_source} vs {self.reference_rows} reference rows; report {self.html_report}"
+            f" {self.current_source} vs {self.reference_rows} reference rows; {self._predictions()};"
+            f" report {self.html_report}"
         )
+
+    def _predictions(self) -> str:
+        if self.prediction_drift is None:
+            return f"predictions not compared ({self.prediction_drift_note})"
+        return f"predictions {'DRIFTED' if self.prediction_drift.drifted else 'stable'} ({self.prediction_drift_note})"
 
 
 def run_drift(params: Params, current: Path | None, window: int) -> DriftReport:
@@ -86,6 +102,9 @@ def run_drift(params: Params, current: Path | None, window: int) -> DriftReport:
             f"only {len(frame)} rows from {source}; drift needs at least {MIN_CURRENT_ROWS} to say anything"
         )
     report = _evidently_drift(reference, frame, data, params.monitoring.drift_share)
+    predictions, note = (
+        (None, "a file has no logged predictions") if current is not None else _prediction_drift(data, window)
+    )
     result = DriftReport(
         drift_detected=report.share >= params.monitoring.drift_share,
         share_drifted_columns=report.share,
@@ -97,6 +116,8 @@ def run_drift(params: Params, current: Path | None, window: int) -> DriftReport:
         columns=report.columns,
         html_report=str(HTML_REPORT),
         generated_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        prediction_drift=predictions,
+        prediction_drift_note=note,
     )
     JSON_REPORT.write_text(json.dumps(asdict(result), indent=2) + "\n", encoding="utf-8")
     return result
@@ -134,6 +155,48 @@ def _store_window(data: DataParams, window: int) -> tuple[pd.DataFrame, str]:
     return _validated(frame[data.features], data, "the prediction store"), (
         f"the prediction store (newest {len(frame)}, window {window})"
     )
+
+
+def _prediction_drift(data: DataParams, window: int) -> tuple[ColumnDrift | None, str]:
+    """The newest model version's newest predictions against its first ones, or None and why not."""
+    with PredictionStore.reader() as store:
+        newest = store.predictions(limit=1)
+        if newest.empty:
+            return None, "no predictions logged"
+        version = str(newest["model_version"].iloc[-1])
+        recent = store.predictions(limit=2 * window, model_version=version)  # all of them, when fewer
+        count = len(recent)
+        if count < 2 * MIN_CURRENT_ROWS:
+            return None, f"model {version} has {count} predictions, {2 * MIN_CURRENT_ROWS} needed"
+        size = min(window, count // 2)
+        first = (
+            recent.head(size)
+            if count < 2 * window
+            else store.predictions(limit=size, model_version=version, oldest=True)
+        )
+    current = recent.tail(size)
+    kind, columns = (float, "numerical_columns") if data.regression else (str, "categorical_columns")
+    reference_frame = pd.DataFrame({"prediction": first["prediction"].astype(kind).to_numpy()})
+    current_frame = pd.DataFrame({"prediction": current["prediction"].astype(kind).to_numpy()})
+    column = _compare_column(reference_frame, current_frame, {columns: ["prediction"]})
+    return column, f"model {version}: newest {size} against its first {size}"
+
+
+def _compare_column(reference: pd.DataFrame, current: pd.DataFrame, definition: dict) -> ColumnDrift:
+    """One column's drift with the small-sample tests (both windows are small by construction)."""
+    from evidently import DataDefinition, Dataset, Report
+    from evidently.presets import DataDriftPreset
+
+    kinds = DataDefinition(**definition)
+    small = min(len(reference), len(current)) < SMALL_SAMPLE
+    methods = {"num_method": "ks", "cat_method": "chisquare"} if small else {}
+    report = Report([DataDriftPreset(columns=list(reference.columns), **methods)], include_tests=True)
+    with warnings.catch_warnings():  # a window with one predicted class: degenerate statistics, the verdict stands
+        warnings.simplefilter("ignore", RuntimeWarning)
+        snapshot = report.run(
+            Dataset.from_pandas(current, data_definition=kinds), Dataset.from_pandas(reference, data_definition=kinds)
+        )
+    return next(iter(_read_snapshot(snapshot.dict()).columns.values()))
 
 
 @dataclass(frozen=True)

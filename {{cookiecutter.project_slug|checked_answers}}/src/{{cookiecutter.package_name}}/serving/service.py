@@ -58,6 +58,8 @@ class PredictionService:
         self.data = data
         self.source = source
         self.store = store
+        if data.regression and store is not None:
+            store.require_missing_probabilities()
         self.telemetry = telemetry
         self.predictor: Predictor | None = None
         self.not_ready = "starting"

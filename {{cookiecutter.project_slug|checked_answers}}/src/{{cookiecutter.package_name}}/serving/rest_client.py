@@ -1,0 +1,138 @@
+"""Client of the REST service: a CSV's rows to /predict, and real outcomes to /feedback, without writing glue.
+
+    python -m {{ cookiecutter.package_name }} send rows.csv --output scored.csv [--url http://127.0.0.1:8000]
+    python -m {{ cookiecutter.package_name }} send-outcomes outcomes.csv [--url http://127.0.0.1:8000]
+
+`send` posts the schema's feature columns in batches (numbers as numbers, empty cells as null) and writes every
+input row back with prediction_id, prediction, probability (a classifier's) and model_version; other columns (ids,
+the outcome) pass through. `send-outcomes` reads `prediction_id` and the real value, in a column named `actual`
+(what `simulate --labels` writes) or named like the target, and posts one /feedback each. The API key comes from
+API_KEY, as the service reads it. Standard library only (urllib): nothing to install but the project.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from ..config import DataParams
+from ..data import read_csv
+from ..errors import DataValidationError, ProjectError
+
+DEFAULT_URL = "http://127.0.0.1:8000"
+BATCH_ROWS = 500
+TIMEOUT_SECONDS = 60.0
+OUTCOME_COLUMN = "actual"
+
+
+class ServiceError(ProjectError):
+    """The service could not be reached, or refused a request; the message is its own, in one line."""
+
+
+def send(path: Path, data: DataParams, url: str = DEFAULT_URL, batch_rows: int = BATCH_ROWS) -> pd.DataFrame:
+    """Every row of `path` with the service's answer appended."""
+    frame = read_csv(path, as_text=True)  # passed through as written; numbers are parsed when sent
+    missing = [name for name in data.features if name not in frame.columns]
+    if missing:
+        raise DataValidationError(f"{path}: missing column(s) {', '.join(missing)}")
+    if frame.empty:
+        raise DataValidationError(f"{path}: no rows to send")
+    answers: dict[str, list[Any]] = {"prediction_id": [], "prediction": [], "probability": [], "model_version": []}
+    for start in range(0, len(frame), batch_rows):
+        chunk = frame.iloc[start : start + batch_rows]
+        body = _post(url, "/predict", {"instances": _instances(chunk, data)}, f"rows {start + 1}-{start + len(chunk)}")
+        answers["prediction_id"] += body["prediction_ids"]
+        answers["prediction"] += body["predictions"]
+        answers["probability"] += body.get("probabilities") or [None] * len(chunk)
+        answers["model_version"] += [body["model_version"]] * len(chunk)
+    if data.regression:
+        del answers["probability"]
+    return frame.assign(**answers)
+
+
+def send_outcomes(path: Path, data: DataParams, url: str = DEFAULT_URL) -> tuple[int, int]:
+    """Post each row's outcome; return (recorded, unknown prediction ids)."""
+    frame = read_csv(path, as_text=True)
+    column = OUTCOME_COLUMN if OUTCOME_COLUMN in frame.columns else data.target
+    needed = [name for name in ("prediction_id", column) if name not in frame.columns]
+    if needed:
+        wanted = f"prediction_id and {OUTCOME_COLUMN} or {data.target}"
+        raise DataValidationError(f"{path}: missing column(s) {', '.join(needed)} (need {wanted})")
+    recorded = unknown = 0
+    for number, (prediction_id, actual) in enumerate(frame[["prediction_id", column]].itertuples(index=False), 1):
+        if pd.isna(actual):
+            continue  # no outcome yet for this prediction
+        payload = {"prediction_id": str(prediction_id), "actual": _outcome(actual, data)}
+        if _post(url, "/feedback", payload, f"row {number}", missing_ok=True) is None:
+            unknown += 1
+        else:
+            recorded += 1
+    return recorded, unknown
+
+
+def _instances(chunk: pd.DataFrame, data: DataParams) -> list[dict[str, Any]]:
+    """JSON rows: numbers for numeric features (text that is no number is sent as is, for the service to name),
+    categories as written, null for an empty cell."""
+    numeric = data.numeric_features
+    return [
+        {name: None if pd.isna(cell) else _number(cell) if name in numeric else cell for name, cell in row.items()}
+        for row in chunk[data.features].to_dict("records")
+    ]
+
+
+def _number(text: str) -> float | str:
+    try:
+        value = float(text)
+    except ValueError:
+        return text
+    return value if math.isfinite(value) else text
+
+
+def _outcome(text: str, data: DataParams) -> Any:
+    """The outcome as the service's schema types it: a number for regression, else the class's own type (text the
+    service then refuses, naming the allowed classes, when it is none of them)."""
+    if data.regression:
+        return _number(text)
+    if isinstance(data.positive_label, bool):
+        lowered = text.strip().lower()
+        return lowered == "true" if lowered in ("true", "false") else text
+    if isinstance(data.positive_label, int):
+        value = _number(text)
+        return int(value) if isinstance(value, float) and value.is_integer() else text
+    return text
+
+
+def _post(url: str, path: str, payload: dict, what: str, *, missing_ok: bool = False) -> dict | None:
+    """POST JSON; the answer's body, None for a 404 when `missing_ok`, else ServiceError in one line."""
+    if not url.startswith(("http://", "https://")):
+        raise ServiceError(f"--url must be an http(s) URL such as {DEFAULT_URL}; got {url!r}")
+    headers = {"Content-Type": "application/json"}
+    if os.environ.get("API_KEY"):
+        headers["X-API-Key"] = os.environ["API_KEY"]
+    request = urllib.request.Request(url.rstrip("/") + path, data=json.dumps(payload).encode(), headers=headers)  # noqa: S310
+    try:
+        with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:  # noqa: S310  (scheme checked)
+            return json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        if missing_ok and error.code == 404:
+            return None
+        raise ServiceError(f"{path} refused {what}: {error.code} {_message(error.read())}") from None
+    except (urllib.error.URLError, OSError) as error:
+        reason = getattr(error, "reason", error)
+        raise ServiceError(f"no service at {url} ({reason}); start it with `make serve`") from None
+
+
+def _message(body: bytes) -> str:
+    """The service's one-line `message`, or the body's first line."""
+    text = body.decode(errors="replace")
+    with contextlib.suppress(ValueError, AttributeError):
+        text = json.loads(text).get("message", text)
+    return text.splitlines()[0] if text else ""
