@@ -139,7 +139,7 @@ def test_container_command_runs_from_what_the_image_holds(project, serving, trac
     python = container.venv / "bin" / "python"
 
     # The serving install holds no training, monitoring or development tools (edge: not even this package).
-    absent = ["dvc", "evidently", "wandb", "pytest", "ruff"]
+    absent = ["dvc", "mlflow", "evidently", "wandb", "pytest", "ruff"]
     absent += [p.package, "pandas", "sklearn"] if serving == "edge" else []
     probe = f"import importlib.util as u; print([m for m in {absent!r} if u.find_spec(m)])"
     assert subprocess.run([python, "-c", probe], capture_output=True, text=True, check=True).stdout.strip() == "[]"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import shlex
+import sys
 import tomllib
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from packaging.specifiers import SpecifierSet
 from {{ cookiecutter.package_name }}.champion import MODEL_DIR_ENV, export_champion, load_champion
 from {{ cookiecutter.package_name }}.config import Params
 from {{ cookiecutter.package_name }}.data import TEST_FILE, load_split, prepare, write_prepared
-from {{ cookiecutter.package_name }}.errors import ModelNotFoundError
+from {{ cookiecutter.package_name }}.errors import ConfigError, ModelNotFoundError
 from {{ cookiecutter.package_name }}.evaluate import evaluate
 from {{ cookiecutter.package_name }}.tracking import get_tracker
 from {{ cookiecutter.package_name }}.train import train
@@ -119,6 +120,17 @@ def test_image_serves_the_exported_champion(params: Params, tmp_path: Path, monk
         load_champion()
 
 
+def test_without_the_tracker_installed_serving_asks_for_model_dir(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The runtime install holds no tracker: asking it for the champion is one line naming both ways out."""
+    monkeypatch.delenv(MODEL_DIR_ENV, raising=False)
+    monkeypatch.setitem(sys.modules, "{{ cookiecutter.package_name }}.tracking", None)  # as if not installed
+    with pytest.raises(ConfigError) as missing:
+        load_champion()
+    assert "the tracking backend is not installed" in str(missing.value)
+    assert f"set {MODEL_DIR_ENV}" in str(missing.value)
+    assert len(str(missing.value).splitlines()) == 1
+
+
 def test_one_python_version_everywhere() -> None:
     environment = load_yaml(ROOT / "environment.yml")
     assert f"python={PYTHON_VERSION}" in environment["dependencies"]
@@ -154,7 +166,7 @@ def test_conda_environment_installs_the_project_with_dev_tools() -> None:
 
 def test_serving_install_leaves_training_and_monitoring_out() -> None:
     base = {Requirement(spec).name for spec in pyproject()["project"]["dependencies"]}
-    assert not base & {"dvc", "evidently", "wandb", "pytest", "ruff", "pre-commit"}
+    assert not base & {"dvc", "mlflow", "evidently", "wandb", "pytest", "ruff", "pre-commit"}
 
 
 def test_image_installs_runtime_dependencies_only_and_runs_as_non_root() -> None:

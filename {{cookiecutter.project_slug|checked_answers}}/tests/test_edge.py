@@ -18,7 +18,7 @@ from {{ cookiecutter.package_name }}.champion import load_champion
 from {{ cookiecutter.package_name }}.config import Params
 from {{ cookiecutter.package_name }}.data import TEST_FILE, load_split, prepare, write_prepared
 from {{ cookiecutter.package_name }}.evaluate import evaluate
-from {{ cookiecutter.package_name }}.onnx_model import PROBABILITY_TOLERANCE, ParityError
+from {{ cookiecutter.package_name }}.onnx_model import PROBABILITY_TOLERANCE, VALUE_TOLERANCE, ParityError
 from {{ cookiecutter.package_name }}.schema import MISSING_CATEGORY
 from {{ cookiecutter.package_name }}.serving import edge_runtime
 from {{ cookiecutter.package_name }}.serving.edge_runtime import EdgeError, EdgeModel, score_file
@@ -119,7 +119,10 @@ def test_empty_cells_are_missing_values(exported: Params, tmp_path: Path) -> Non
     blank = {name: np.nan for name in exported.data.numeric_features}
     blank |= {name: MISSING_CATEGORY for name in exported.data.categorical_features}
     expected = load_champion().model.predict(pd.DataFrame([blank]))
-    assert pd.read_csv(tmp_path / "out.csv")["label"].tolist() == expected.tolist()
+    if exported.data.regression:
+        assert pd.read_csv(tmp_path / "out.csv")["prediction"].tolist() == pytest.approx(expected.tolist(), rel=1e-4)
+    else:
+        assert pd.read_csv(tmp_path / "out.csv")["label"].tolist() == expected.tolist()
 
 
 @pytest.mark.usefixtures("exported")
@@ -200,8 +203,35 @@ def test_tampered_model_is_refused(tmp_path: Path) -> None:
 def test_failing_parity_fails_the_stage_and_leaves_no_model(exported: Params, monkeypatch: pytest.MonkeyPatch) -> None:
     assert ONNX_FILE.is_file()
     monkeypatch.setattr(onnx_model, "PROBABILITY_TOLERANCE", -1.0)  # no graph can pass: proves the gate stops it
+    monkeypatch.setattr(onnx_model, "VALUE_TOLERANCE", -1.0)
     with pytest.raises(ParityError, match="refused"):
         export(exported)
     assert not ONNX_FILE.exists()
     assert not METADATA_FILE.exists()
     assert json.loads(PARITY_FILE.read_text(encoding="utf-8"))["ok"] is False
+
+
+def test_a_regressor_exports_its_values_and_the_runtime_scores_like_it(
+    regression_workspace: Params, tmp_path: Path
+) -> None:
+    params = regression_workspace
+    write_prepared(prepare(params.data))
+    train(params, get_tracker())
+    evaluate(params, get_tracker())
+    export(params)
+    meta = json.loads(METADATA_FILE.read_text(encoding="utf-8"))
+    assert meta["task"] == "regression"
+    assert "classes" not in meta
+    assert "positive_label" not in meta
+    parity = json.loads(PARITY_FILE.read_text(encoding="utf-8"))
+    assert parity["ok"] is True
+    assert parity["holdout"]["max_relative_difference"] <= parity["value_tolerance"] == VALUE_TOLERANCE
+
+    output = tmp_path / "predictions.csv"
+    score_file(TEST_FILE, output, EdgeModel(), latency_calls=0)
+    scored = pd.read_csv(output)
+    passthrough = list(pd.read_csv(TEST_FILE, nrows=0).columns)
+    assert list(scored.columns) == [*passthrough, "prediction_id", "prediction", "model_version"]
+    features, _ = load_split(TEST_FILE, params.data)
+    expected = load_champion().model.predict(features)
+    assert scored["prediction"].to_numpy() == pytest.approx(expected, rel=VALUE_TOLERANCE, abs=1e-5)

@@ -265,7 +265,11 @@ def test_client_example_scores_a_csv(served: Served, tmp_path: Path, capsys: pyt
     sent, scored = pd.read_csv(TEST_FILE), pd.read_csv(output)
     assert len(scored) == len(sent)
     assert scored["prediction_id"].is_unique
-    assert scored["probability"].between(0, 1).all()
+    if served.service.service.data.regression:
+        assert "probability" not in scored.columns
+        assert pd.api.types.is_float_dtype(scored["prediction"])
+    else:
+        assert scored["probability"].between(0, 1).all()
     assert set(scored["model_version"].astype(str)) == {"7"}
 
     assert grpc_client.main(["--target", target, "--input", "nowhere.csv"]) == 2

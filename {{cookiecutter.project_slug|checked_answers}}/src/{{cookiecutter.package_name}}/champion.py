@@ -12,7 +12,7 @@ import json
 import os
 from pathlib import Path
 
-from .errors import ModelNotFoundError
+from .errors import ConfigError, ModelNotFoundError
 from .model import Champion, load_model, save_model
 
 MODEL_DIR_ENV = "MODEL_DIR"
@@ -30,8 +30,13 @@ def load_champion() -> Champion:
 
 def load_tracked() -> Champion:
     """The tracker's champion; "none yet" and "cannot ask" are different errors (see Tracker.champion)."""
-    from .tracking import get_tracker  # here, so a container serving from $MODEL_DIR never loads the backend
-
+    try:  # here, so a container serving from $MODEL_DIR never loads the backend (nor needs it installed)
+        from .tracking import get_tracker
+    except ImportError as error:
+        raise ConfigError(
+            f"the tracking backend is not installed ({error.name}): install the project's [train] extra, or set"
+            f" {MODEL_DIR_ENV} to a champion `export-champion` wrote"
+        ) from None
     tracker = get_tracker()
     champion = tracker.champion()
     if champion is None:
