@@ -92,6 +92,7 @@ def build(workdir: Path, family: str, *, regression: bool = False) -> Project:
     print(f"baking fastapi + mlflow into {workdir} ...", flush=True)
     project = bake("fastapi", "mlflow", workdir)
     install(project)
+    git_commit_all(project, "generated")  # DVC (init-data's `dvc add`) needs the repository
     if regression:
         csv_file = workdir / "diabetes.csv"
         project.run(project.python, "-c", DIABETES, csv_file)
@@ -101,7 +102,7 @@ def build(workdir: Path, family: str, *, regression: bool = False) -> Project:
     if count != 1:
         raise SystemExit("params.yaml has no train.family to set")
     params.write_text(text, encoding="utf-8")
-    git_commit_all(project, "generated")
+    git_commit_all(project, f"train {family}")
     print(f"training {family} (dvc repro) ...", flush=True)
     started = time.perf_counter()
     project.run(project.python, "-m", "dvc", "repro", timeout=1800)

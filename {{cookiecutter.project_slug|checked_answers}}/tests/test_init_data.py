@@ -188,3 +188,13 @@ def test_the_task_can_be_forced(visits: Path) -> None:
     assert "classification, 2 classes (1, 2)" in init_data(visits, "rating")
     assert "regression" in init_data(visits, "rating", task="regression")
     assert load_params().data.task == "regression"
+
+
+def test_a_dvc_project_outside_git_is_one_line_and_nothing_is_copied(workspace: Path, tmp_path_factory) -> None:
+    (workspace / ".dvc").mkdir()  # a generated project before `make setup` made it a repository
+    outside = tmp_path_factory.mktemp("downloads") / "visits.csv"
+    shop_visits().to_csv(outside, index=False)
+    before = project_state(workspace)
+    with pytest.raises(ProjectError, match=r"not a git repository, which DVC needs .* run `make setup`"):
+        init_data(outside, "bought")
+    assert project_state(workspace) == before

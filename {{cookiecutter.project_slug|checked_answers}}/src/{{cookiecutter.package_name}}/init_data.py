@@ -335,6 +335,8 @@ def init_data(csv: Path, target: str, task: str = "auto") -> str:
             text = replace_data_block(text, section_block, where, section)
     _validate(text, where)
 
+    if Path(".dvc").is_dir() and not _in_git_repository():  # checked before anything is copied or written
+        raise ConfigError("not a git repository, which DVC needs to track the data: run `make setup` (or `git init`)")
     copied = destination.resolve() != csv.resolve()
     if copied:
         destination.parent.mkdir(parents=True, exist_ok=True)
@@ -383,16 +385,25 @@ def _dvc_add(path: Path) -> bool:
     if not Path(".dvc").is_dir() or _tracked_by_git(path):
         return False
     result = subprocess.run(
-        [sys.executable, "-m", "dvc", "add", "--quiet", str(path)],
+        [sys.executable, "-m", "dvc", "add", str(path)],  # not --quiet: that silences the error too
         capture_output=True,
         text=True,
         check=False,
         env=os.environ | {"DVC_NO_ANALYTICS": "1"},
     )
     if result.returncode != 0:
-        message = (result.stderr or result.stdout).strip().splitlines()
-        raise DataValidationError(f"dvc add {path} failed: {message[-1] if message else result.returncode}")
+        message = [line for line in (result.stderr or result.stdout).strip().splitlines() if line.strip()]
+        reason = message[-1] if message else f"exit {result.returncode}"
+        raise DataValidationError(f"dvc add {path} failed: {reason}")
     return True
+
+
+def _in_git_repository() -> bool:
+    try:
+        result = subprocess.run(["git", "rev-parse", "--git-dir"], capture_output=True, check=False)
+    except OSError:  # no git at all
+        return False
+    return result.returncode == 0
 
 
 def _tracked_by_git(path: Path) -> bool:
