@@ -272,6 +272,13 @@ def test_client_example_scores_a_csv(served: Served, tmp_path: Path, capsys: pyt
         assert scored["probability"].between(0, 1).all()
     assert set(scored["model_version"].astype(str)) == {"7"}
 
+    capsys.readouterr()
+    sent["prediction_id"] = scored["prediction_id"]
+    sent["actual"] = sent[served.service.service.data.target]
+    sent.to_csv(tmp_path / "outcomes.csv", index=False)
+    assert grpc_client.main(["--target", target, "--outcomes", str(tmp_path / "outcomes.csv")]) == 0
+    assert capsys.readouterr().out.strip() == f"{len(sent)} outcomes recorded"
+
     assert grpc_client.main(["--target", target, "--input", "nowhere.csv"]) == 2
     assert capsys.readouterr().err == "error: nowhere.csv: file not found\n"
 

@@ -55,8 +55,13 @@ TREES_PER_STEP = 20
 
 def _build_forest(train: TrainParams, seed: int, task: Task) -> BaseEstimator:
     forest = train.random_forest
-    knobs = {"n_estimators": forest.n_estimators, "max_depth": forest.max_depth, "random_state": seed, "n_jobs": -1}
-    knobs["min_samples_leaf"] = forest.min_samples_leaf
+    knobs = {
+        "n_estimators": forest.n_estimators,
+        "max_depth": forest.max_depth,
+        "min_samples_leaf": forest.min_samples_leaf,
+        "random_state": seed,
+        "n_jobs": -1,
+    }
     if task == "regression":
         return RandomForestRegressor(**knobs)
     return RandomForestClassifier(**knobs, class_weight=train.class_weight)

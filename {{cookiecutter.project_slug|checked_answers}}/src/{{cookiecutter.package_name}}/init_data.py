@@ -255,51 +255,50 @@ def data_block(inferred: InferredData, *, test_size: float, seed: int, command: 
     return "\n".join(lines) + "\n"
 
 
+COMMENT_COLUMN = 29
+"""Where params.yaml's end-of-line comments start, so rewritten lines read like the rest of the file."""
+
+
+def _setting(key: str, value: Any, comment: str = "") -> str:
+    line = f"  {key}: {value}"
+    return f"{line.ljust(COMMENT_COLUMN - 1)} # {comment}" if comment else line
+
+
 def task_blocks(inferred: InferredData, current: dict) -> dict[str, str]:
     """The `evaluate` and `monitoring` blocks for a new task, keeping the settings both tasks share."""
     evaluate, monitoring = current.get("evaluate") or {}, current.get("monitoring") or {}
-    shared = {
-        "min_improvement": evaluate.get("min_improvement", 0.001),
-        "drift_share": monitoring.get("drift_share", 0.3),
-        "max_error_rate": monitoring.get("max_error_rate", 0.05),
-        "min_outcomes": monitoring.get("min_outcomes", 30),
-    }
     if inferred.task == "regression":
         rmse, mae = inferred.target_spread
-        metric = "rmse                 # rmse or mae (lower is better), or r2 (higher is better)"
+        metric = _setting("metric", "rmse", "rmse or mae (lower is better), or r2 (higher is better)")
         thresholds = [
-            f"  max_rmse: {rmse}  # performance alerts past these: no better than predicting the mean",
-            f"  max_mae: {mae}",
-            "  min_r2: 0.0",
+            _setting("max_rmse", rmse, "performance alerts past these: no better than predicting the mean"),
+            _setting("max_mae", mae),
+            _setting("min_r2", 0.0),
         ]
     else:
-        metric = "roc_auc              # accuracy, precision, recall, f1 or roc_auc (higher is better)"
+        metric = _setting("metric", "roc_auc", "accuracy, precision, recall, f1 or roc_auc (higher is better)")
         thresholds = [
-            "  min_accuracy: 0.65         # performance alerts when a metric on real outcomes falls below these",
-            "  min_precision: 0.5",
-            "  min_recall: 0.5",
+            _setting("min_accuracy", 0.65, "performance alerts when a metric on real outcomes falls below these"),
+            _setting("min_precision", 0.5),
+            _setting("min_recall", 0.5),
         ]
-    return {
-        "evaluate": "\n".join(
-            [
-                "evaluate:",
-                f"  metric: {metric}",
-                f"  min_improvement: {shared['min_improvement']}     # a challenger replaces the champion only when"
-                " better by at least this",
-            ]
-        )
-        + "\n",
-        "monitoring": "\n".join(
-            [
-                "monitoring:",
-                f"  drift_share: {shared['drift_share']}  # drift alert when at least this share of features drifted",
-                *thresholds,
-                f"  max_error_rate: {shared['max_error_rate']}  # system health: share of requests that failed",
-                f"  min_outcomes: {shared['min_outcomes']}  # performance judges only with this many real outcomes",
-            ]
-        )
-        + "\n",
-    }
+    evaluate_lines = [
+        "evaluate:",
+        metric,
+        _setting(
+            "min_improvement",
+            evaluate.get("min_improvement", 0.001),
+            "a challenger replaces the champion only when better by at least this",
+        ),
+    ]
+    monitoring_lines = [
+        "monitoring:",
+        _setting("drift_share", monitoring.get("drift_share", 0.3), "drift alert at this share of drifted features"),
+        *thresholds,
+        _setting("max_error_rate", monitoring.get("max_error_rate", 0.05), "system health: share of failed requests"),
+        _setting("min_outcomes", monitoring.get("min_outcomes", 30), "judge the model only on this many outcomes"),
+    ]
+    return {"evaluate": "\n".join(evaluate_lines) + "\n", "monitoring": "\n".join(monitoring_lines) + "\n"}
 
 
 def replace_data_block(text: str, block: str, where: Path, section: str = "data") -> str:

@@ -80,3 +80,26 @@ def _check_bounds(values: pd.Series, column: str, low: float | None, high: float
         raise DataValidationError(
             f"column {column!r} must lie within [{low}, {high}]; found {example} ({int(outside.sum())} rows)"
         )
+
+
+def number_or_text(text: str) -> float | str:
+    """A CSV cell as a finite number when it reads as one, else the text itself (for validation to name)."""
+    try:
+        value = float(text)
+    except ValueError:
+        return text
+    return value if math.isfinite(value) else text
+
+
+def outcome_from_text(text: str, data: DataParams) -> object:
+    """A real outcome read as text (a CSV cell) in the target's own type: a number for regression, else the class's
+    type, like the positive label's (text the service then refuses, naming the classes, when it is none of them)."""
+    if data.regression:
+        return number_or_text(text)
+    if isinstance(data.positive_label, bool):
+        lowered = text.strip().lower()
+        return lowered == "true" if lowered in ("true", "false") else text
+    if isinstance(data.positive_label, int):
+        value = number_or_text(text)
+        return int(value) if isinstance(value, float) and value.is_integer() else text
+    return text

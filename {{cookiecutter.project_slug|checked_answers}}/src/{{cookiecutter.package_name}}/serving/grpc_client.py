@@ -1,10 +1,13 @@
-"""Example client: send a CSV's rows to the gRPC service and print or save the predictions with their ids.
+"""Client of the gRPC service: send a CSV's rows and print or save the predictions with their ids, or send the real
+outcomes of earlier predictions.
 
     python -m {{ cookiecutter.package_name }}.serving.grpc_client --input rows.csv
         [--target 127.0.0.1:50051] [--output scored.csv] [--batch-rows 256]
+    python -m {{ cookiecutter.package_name }}.serving.grpc_client --outcomes scored.csv [--target 127.0.0.1:50051]
 
 Only the schema's feature columns are sent (others, such as the target, are kept in the output but not sent);
-the feature types come from params.yaml. Keep the prediction ids to report real outcomes later (Feedback RPC).
+the feature types come from params.yaml. Outcomes: `prediction_id` and the real value in `actual` (what
+`simulate --labels` writes) or in the target's own column, one Feedback call per row.
 """
 
 from __future__ import annotations
@@ -19,8 +22,9 @@ import pandas as pd
 
 from ..config import DataParams, load_params
 from ..errors import ProjectError
+from ..schema import outcome_from_text
 from . import prediction_pb2, prediction_pb2_grpc
-from .grpc_messages import instance_message, label_value
+from .grpc_messages import instance_message, label_message, label_value
 
 BATCH_ROWS = 256
 CONNECT_TIMEOUT_SECONDS = 10.0
@@ -71,15 +75,49 @@ def score(target: str, frame: pd.DataFrame, data: DataParams, batch_rows: int = 
     return scored.assign(model_version=version)
 
 
+OUTCOME_COLUMN = "actual"
+
+
+def send_outcomes(target: str, frame: pd.DataFrame, data: DataParams) -> tuple[int, int]:
+    """One Feedback call per row with an outcome; return (recorded, unknown prediction ids)."""
+    column = OUTCOME_COLUMN if OUTCOME_COLUMN in frame.columns else data.target
+    needed = [name for name in ("prediction_id", column) if name not in frame.columns]
+    if needed:
+        raise ProjectError(f"missing column(s) {', '.join(needed)} (need prediction_id and {OUTCOME_COLUMN})")
+    recorded = unknown = 0
+    with grpc.insecure_channel(target) as channel:
+        stub = prediction_pb2_grpc.PredictionServiceStub(channel)
+        for number, (prediction_id, text) in enumerate(frame[["prediction_id", column]].itertuples(index=False), 1):
+            if pd.isna(text):
+                continue  # no outcome yet
+            actual = label_message(outcome_from_text(str(text), data))
+            request = prediction_pb2.FeedbackRequest(prediction_id=str(prediction_id), actual=actual)
+            try:
+                stub.Feedback(request, timeout=CALL_TIMEOUT_SECONDS)
+            except grpc.RpcError as error:
+                if error.code() != grpc.StatusCode.NOT_FOUND:
+                    raise ProjectError(f"row {number}: {error.code().name}: {error.details()}") from None
+                unknown += 1
+            else:
+                recorded += 1
+    return recorded, unknown
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--target", default="127.0.0.1:50051", help="host:port of the gRPC server")
-    parser.add_argument("--input", required=True, type=Path, help="CSV with the schema's feature columns")
+    given = parser.add_mutually_exclusive_group(required=True)
+    given.add_argument("--input", type=Path, help="CSV with the schema's feature columns")
+    given.add_argument("--outcomes", type=Path, help="CSV with prediction_id and the real value (actual)")
     parser.add_argument("--output", type=Path, help="write the rows with their predictions here (CSV)")
     parser.add_argument("--batch-rows", type=int, default=BATCH_ROWS, help="rows per Predict call")
     args = parser.parse_args(argv)
     try:
         data = load_params().data
+        if args.outcomes is not None:
+            recorded, unknown = send_outcomes(args.target, read_rows(args.outcomes), data)
+            print(f"{recorded} outcomes recorded" + (f"; {unknown} prediction ids unknown" if unknown else ""))
+            return 0
         frame = read_rows(args.input)
         if frame.empty:
             raise ProjectError(f"{args.input}: no rows")

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import math
 import os
 import urllib.error
 import urllib.request
@@ -26,6 +25,7 @@ import pandas as pd
 from ..config import DataParams
 from ..data import read_csv
 from ..errors import DataValidationError, ProjectError
+from ..schema import number_or_text, outcome_from_text
 
 DEFAULT_URL = "http://127.0.0.1:8000"
 BATCH_ROWS = 500
@@ -70,7 +70,7 @@ def send_outcomes(path: Path, data: DataParams, url: str = DEFAULT_URL) -> tuple
     for number, (prediction_id, actual) in enumerate(frame[["prediction_id", column]].itertuples(index=False), 1):
         if pd.isna(actual):
             continue  # no outcome yet for this prediction
-        payload = {"prediction_id": str(prediction_id), "actual": _outcome(actual, data)}
+        payload = {"prediction_id": str(prediction_id), "actual": outcome_from_text(actual, data)}
         if _post(url, "/feedback", payload, f"row {number}", missing_ok=True) is None:
             unknown += 1
         else:
@@ -81,33 +81,13 @@ def send_outcomes(path: Path, data: DataParams, url: str = DEFAULT_URL) -> tuple
 def _instances(chunk: pd.DataFrame, data: DataParams) -> list[dict[str, Any]]:
     """JSON rows: numbers for numeric features (text that is no number is sent as is, for the service to name),
     categories as written, null for an empty cell."""
-    numeric = data.numeric_features
-    return [
-        {name: None if pd.isna(cell) else _number(cell) if name in numeric else cell for name, cell in row.items()}
-        for row in chunk[data.features].to_dict("records")
-    ]
 
+    def cell(name: str, text: Any) -> Any:
+        if pd.isna(text):
+            return None
+        return number_or_text(text) if name in data.numeric_features else text
 
-def _number(text: str) -> float | str:
-    try:
-        value = float(text)
-    except ValueError:
-        return text
-    return value if math.isfinite(value) else text
-
-
-def _outcome(text: str, data: DataParams) -> Any:
-    """The outcome as the service's schema types it: a number for regression, else the class's own type (text the
-    service then refuses, naming the allowed classes, when it is none of them)."""
-    if data.regression:
-        return _number(text)
-    if isinstance(data.positive_label, bool):
-        lowered = text.strip().lower()
-        return lowered == "true" if lowered in ("true", "false") else text
-    if isinstance(data.positive_label, int):
-        value = _number(text)
-        return int(value) if isinstance(value, float) and value.is_integer() else text
-    return text
+    return [{name: cell(name, text) for name, text in row.items()} for row in chunk[data.features].to_dict("records")]
 
 
 def _post(url: str, path: str, payload: dict, what: str, *, missing_ok: bool = False) -> dict | None:
@@ -117,7 +97,8 @@ def _post(url: str, path: str, payload: dict, what: str, *, missing_ok: bool = F
     headers = {"Content-Type": "application/json"}
     if os.environ.get("API_KEY"):
         headers["X-API-Key"] = os.environ["API_KEY"]
-    request = urllib.request.Request(url.rstrip("/") + path, data=json.dumps(payload).encode(), headers=headers)  # noqa: S310
+    body = json.dumps(payload).encode()
+    request = urllib.request.Request(url.rstrip("/") + path, data=body, headers=headers)  # noqa: S310  (scheme checked)
     try:
         with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:  # noqa: S310  (scheme checked)
             return json.loads(response.read())
