@@ -91,6 +91,20 @@ def number_or_text(text: str) -> float | str:
     return value if math.isfinite(value) else text
 
 
+OUTCOME_COLUMN = "actual"
+"""Where a file of real outcomes holds them (what `simulate --labels` writes); else the target's own column."""
+
+
+def outcome_column(frame: pd.DataFrame, data: DataParams, source: object) -> str:
+    """The column of `frame` holding real outcomes next to `prediction_id`, or one line naming what is missing."""
+    column = OUTCOME_COLUMN if OUTCOME_COLUMN in frame.columns else data.target
+    needed = [name for name in ("prediction_id", column) if name not in frame.columns]
+    if needed:
+        wanted = f"prediction_id and {OUTCOME_COLUMN} or {data.target}"
+        raise DataValidationError(f"{source}: missing column(s) {', '.join(needed)} (need {wanted})")
+    return column
+
+
 def outcome_from_text(text: str, data: DataParams) -> object:
     """A real outcome read as text (a CSV cell) in the target's own type: a number for regression, else the class's
     type, like the positive label's (text the service then refuses, naming the classes, when it is none of them)."""

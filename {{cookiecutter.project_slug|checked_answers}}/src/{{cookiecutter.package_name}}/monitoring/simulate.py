@@ -14,9 +14,9 @@ import pandas as pd
 from ..config import DataParams, Params
 from ..data import TEST_FILE, read_csv
 from ..errors import DataValidationError
-from ..schema import MISSING_CATEGORY, validate_frame
+from ..schema import MISSING_CATEGORY, OUTCOME_COLUMN, validate_frame
 
-ACTUAL_COLUMN = "actual"
+ACTUAL_COLUMN = OUTCOME_COLUMN  # the outcomes column the clients and `performance --labels` read
 JITTER_STD = 0.05
 """Noise added to numbers, as a share of each column's spread: rows look new without changing the distribution."""
 DRIFT_SHIFT_STD = 1.0

@@ -22,7 +22,7 @@ import pandas as pd
 
 from ..config import DataParams, load_params
 from ..errors import ProjectError
-from ..schema import outcome_from_text
+from ..schema import outcome_column, outcome_from_text
 from . import prediction_pb2, prediction_pb2_grpc
 from .grpc_messages import instance_message, label_message, label_value
 
@@ -75,15 +75,9 @@ def score(target: str, frame: pd.DataFrame, data: DataParams, batch_rows: int = 
     return scored.assign(model_version=version)
 
 
-OUTCOME_COLUMN = "actual"
-
-
 def send_outcomes(target: str, frame: pd.DataFrame, data: DataParams) -> tuple[int, int]:
     """One Feedback call per row with an outcome; return (recorded, unknown prediction ids)."""
-    column = OUTCOME_COLUMN if OUTCOME_COLUMN in frame.columns else data.target
-    needed = [name for name in ("prediction_id", column) if name not in frame.columns]
-    if needed:
-        raise ProjectError(f"missing column(s) {', '.join(needed)} (need prediction_id and {OUTCOME_COLUMN})")
+    column = outcome_column(frame, data, "the outcomes file")
     recorded = unknown = 0
     with grpc.insecure_channel(target) as channel:
         stub = prediction_pb2_grpc.PredictionServiceStub(channel)

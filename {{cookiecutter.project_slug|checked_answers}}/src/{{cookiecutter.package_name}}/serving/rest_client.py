@@ -25,12 +25,11 @@ import pandas as pd
 from ..config import DataParams
 from ..data import read_csv
 from ..errors import DataValidationError, ProjectError
-from ..schema import number_or_text, outcome_from_text
+from ..schema import number_or_text, outcome_column, outcome_from_text
 
 DEFAULT_URL = "http://127.0.0.1:8000"
 BATCH_ROWS = 500
 TIMEOUT_SECONDS = 60.0
-OUTCOME_COLUMN = "actual"
 
 
 class ServiceError(ProjectError):
@@ -61,11 +60,7 @@ def send(path: Path, data: DataParams, url: str = DEFAULT_URL, batch_rows: int =
 def send_outcomes(path: Path, data: DataParams, url: str = DEFAULT_URL) -> tuple[int, int]:
     """Post each row's outcome; return (recorded, unknown prediction ids)."""
     frame = read_csv(path, as_text=True)
-    column = OUTCOME_COLUMN if OUTCOME_COLUMN in frame.columns else data.target
-    needed = [name for name in ("prediction_id", column) if name not in frame.columns]
-    if needed:
-        wanted = f"prediction_id and {OUTCOME_COLUMN} or {data.target}"
-        raise DataValidationError(f"{path}: missing column(s) {', '.join(needed)} (need {wanted})")
+    column = outcome_column(frame, data, path)
     recorded = unknown = 0
     for number, (prediction_id, actual) in enumerate(frame[["prediction_id", column]].itertuples(index=False), 1):
         if pd.isna(actual):
