@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 CONTEXT = json.loads({{ cookiecutter | jsonify | tojson }})
-sys.path.insert(0, CONTEXT["_repo_dir"])  # the template checkout (cookiecutter 2.2+)
+sys.path.insert(0, {{ template_dir | tojson }})  # the template checkout, absolute (tools/answer_check.py)
 from tools.template_rules import pruned_patterns  # noqa: E402
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from tests.render import bake_cookiecutter
+from tests.render import TEMPLATE_ROOT, bake_cookiecutter, cookiecutter_cli, tool_env
 
 
 def git(cwd: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -19,6 +19,16 @@ def git(cwd: Path, *args: str, check: bool = True) -> subprocess.CompletedProces
 
 def make_repo(project: Path) -> None:
     subprocess.run(["make", "--no-print-directory", "repo"], cwd=project, check=True, capture_output=True, text=True)
+
+
+def test_generate_from_the_template_directory_with_a_relative_path(tmp_path: Path) -> None:
+    """The README's `make generate` runs `cookiecutter .` from the checkout: the post-gen hook (run inside the new
+    project) must still find the template's rules, which a relative `_repo_dir` used to lose."""
+    command = cookiecutter_cli("--no-input", "--output-dir", str(tmp_path), ".")
+    result = subprocess.run(command, cwd=TEMPLATE_ROOT, env=tool_env(), capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "churn-model" / "dvc.yaml").is_file()
+    assert not (tmp_path / "churn-model" / "src" / "churn_model" / "serving" / "grpc_server.py").exists()  # pruned
 
 
 def test_project_inside_an_ignored_directory_becomes_its_own_repository(tmp_path: Path) -> None:

@@ -23,6 +23,10 @@ from jinja2.runtime import Context
 
 from tools.template_rules import first_error
 
+# The template checkout, absolute. Cookiecutter's `_repo_dir` is the path as typed (`.` for `make generate`), and
+# hooks run inside the new project, where a relative path no longer points at the template.
+TEMPLATE_DIR = Path(__file__).resolve().parents[1]
+
 
 class BadAnswerError(FailedHookException):
     """A refused answer. A FailedHookException, because cookiecutter's command line prints those as one line and
@@ -34,7 +38,7 @@ def checked_answers(context: Context, slug: str) -> str:
     """Return `slug` unchanged once every answer has passed its rule; raise BadAnswerError with one line if not."""
     answers: Mapping[str, object] = context["cookiecutter"]
     given = context.get("_cookiecutter") or {}
-    source = json.loads((Path(str(answers["_repo_dir"])) / "cookiecutter.json").read_text(encoding="utf-8"))
+    source = json.loads((TEMPLATE_DIR / "cookiecutter.json").read_text(encoding="utf-8"))
     error = first_error(answers, given, source)
     if error is not None:
         raise BadAnswerError(f"ERROR: {error}")
@@ -42,8 +46,9 @@ def checked_answers(context: Context, slug: str) -> str:
 
 
 class AnswerCheck(Extension):
-    """Adds the `checked_answers` filter to cookiecutter's Jinja environment."""
+    """Adds the `checked_answers` filter and the `template_dir` the post-gen hook imports its rules from."""
 
     def __init__(self, environment: Environment) -> None:
         super().__init__(environment)
         environment.filters["checked_answers"] = checked_answers
+        environment.globals["template_dir"] = str(TEMPLATE_DIR)
