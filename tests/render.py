@@ -172,9 +172,22 @@ def expected_files(answers: dict[str, str], tool: Tool) -> set[str]:
 # Option combinations
 
 
+def env_manager_for(serving: str, tracking: str) -> str:
+    """conda on one diagonal of the serving x tracking square (each serving and each tracking value meets conda
+    once), uv everywhere else, so the default pair (fastapi + mlflow) is the default environment manager.
+
+    The end-to-end tier reads the same rule, so a pair is built and run with the manager it is rendered with."""
+    choices = choice_questions()
+    servings, trackings = choices["serving"], choices["tracking"]
+    row, column = servings.index(serving), trackings.index(tracking)
+    managers = choices["env_manager"]
+    return managers[1] if (row - column) % len(trackings) == 1 else managers[0]
+
+
 def _combinations() -> list[dict[str, str]]:
     """Every serving x tracking pair; python_version and license cycle across them so that each of their values
-    appears, and license forms a Latin square over the pairs (each license meets each serving and tracking value)."""
+    appears, and license forms a Latin square over the pairs (each license meets each serving and tracking value).
+    env_manager follows env_manager_for."""
     choices = choice_questions()
     servings, trackings = choices["serving"], choices["tracking"]
     pythons, licenses = choices["python_version"], choices["license"]
@@ -187,6 +200,7 @@ def _combinations() -> list[dict[str, str]]:
                 "tracking": tracking,
                 "python_version": pythons[i % len(pythons)],
                 "license": licenses[(row + column) % len(licenses)],
+                "env_manager": env_manager_for(serving, tracking),
             }
         )
     return combos
@@ -196,8 +210,11 @@ COMBINATIONS: list[dict[str, str]] = _combinations()
 
 
 def combination_id(answers: dict[str, str]) -> str:
-    """A short, path-safe test id for a member of COMBINATIONS, such as `fastapi-mlflow-py3.12-MIT`."""
-    return f"{answers['serving']}-{answers['tracking']}-py{answers['python_version']}-{answers['license']}"
+    """A short, path-safe test id for a member of COMBINATIONS, such as `fastapi-mlflow-py3.12-MIT-uv`."""
+    return (
+        f"{answers['serving']}-{answers['tracking']}-py{answers['python_version']}-{answers['license']}"
+        f"-{answers['env_manager']}"
+    )
 
 
 # --------------------------------------------------------------------------------------------------------------------

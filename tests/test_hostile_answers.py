@@ -122,6 +122,7 @@ HOSTILE: list[Hostile] = [
     Hostile("tracking-comet", {"tracking": "comet"}, "tracking", "choice"),
     Hostile("python-3.10", {"python_version": "3.10"}, "python_version", "choice"),
     Hostile("license-gpl", {"license": "GPL"}, "license", "choice"),
+    Hostile("env-manager-pip", {"env_manager": "pip"}, "env_manager", "choice"),
 ]
 
 UNUSUAL: list[Unusual] = [

@@ -32,7 +32,13 @@ from tests.render import (
 # What the person types: a project name, Enter for the derived slug and package and the other texts, and a
 # non-default value for every choice question.
 TYPED = {"project_name": "Fraud Detector"}
-CHOSEN = {"serving": "grpc", "tracking": "wandb", "python_version": "3.13", "license": "Apache-2.0"}
+CHOSEN = {
+    "serving": "grpc",
+    "tracking": "wandb",
+    "python_version": "3.13",
+    "license": "Apache-2.0",
+    "env_manager": "conda",
+}
 EXPECTED = resolve_answers({**TYPED, **CHOSEN})
 
 DOWN, ENTER, CLEAR_LINE = "\x1b[B", "\r", "\x15"  # arrow down, Enter, Ctrl-U (delete to start of line)

@@ -1,9 +1,11 @@
 """Run a generated project's container without a Docker engine: the image's own instructions, replayed here.
 
-`Image.parse(Dockerfile)` reads what the final image holds and how it starts (the builder's `pip install`, the
-runtime stage's COPY, WORKDIR, ENV, CMD/ENTRYPOINT, HEALTHCHECK). `Image.assemble(...)` then builds a stand-in:
-a virtual environment installed with exactly the builder's requirements (for /opt/venv) and a directory tree
-holding exactly what COPY puts into the image, from the same build context the .dockerignore leaves. Paths of the
+`Image.parse(Dockerfile)` reads what the final image holds and how it starts (the builder's install, the runtime
+stage's COPY, WORKDIR, ENV, CMD/ENTRYPOINT, HEALTHCHECK). `Image.assemble(...)` then builds a stand-in: a virtual
+environment installed exactly as the builder installs /opt/venv (its `pip install` requirements, or its own `uv`
+commands run here against the build context, so `uv sync --frozen` installs from uv.lock) and a directory tree
+holding exactly what COPY puts into the image, from the build context the .dockerignore allowlist leaves
+(`build_context`). Paths of the
 image (/app, /data, /opt/venv) map into that stand-in; nothing else changes except HOST and ports, which tests set
 to 127.0.0.1 and free ports.
 """
@@ -11,6 +13,7 @@ to 127.0.0.1 and free ports.
 from __future__ import annotations
 
 import json
+import os
 import re
 import shlex
 import shutil
@@ -66,10 +69,17 @@ def env_pairs(arguments: str) -> dict[str, str]:
     return dict(pair.split("=", 1) for pair in shlex.split(arguments))
 
 
+UV_PIN = re.compile(r"pip install [^&]*\buv==(?P<version>[\w.]+)")
+UV_COMMAND = re.compile(r"\buv (?:sync|export|venv|pip install)\b")
+
+
 @dataclass
 class Image:
-    requirements: list[str]  # what the builder pip-installs into /opt/venv ("." is the build context)
+    requirements: list[str]  # what the builder pip-installs into /opt/venv ("." is the build context); [] with uv
     runtime: list[Instruction]
+    uv_commands: list[str] = field(default_factory=list)  # the builder's RUN lines that run uv, in order
+    uv_version: str | None = None  # the version the builder pip-installs uv at
+    builder_env: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def parse(cls, dockerfile: Path) -> Image:
@@ -77,11 +87,18 @@ class Image:
         stages = [i for i, instruction in enumerate(parsed) if instruction.keyword == "FROM"]
         assert len(stages) == 2, "expected a builder and a runtime stage"
         builder, runtime = parsed[stages[0] : stages[1]], parsed[stages[1] :]
-        installs = [i.arguments for i in builder if i.keyword == "RUN" and f"{VENV}/bin/pip install" in i.arguments]
+        runs = [i.arguments for i in builder if i.keyword == "RUN"]
+        builder_env = {k: v for i in builder if i.keyword == "ENV" for k, v in env_pairs(i.arguments).items()}
+        uv_commands = [run for run in runs if UV_COMMAND.search(run)]
+        if uv_commands:
+            pins = [match.group("version") for run in runs if (match := UV_PIN.search(run))]
+            assert len(pins) == 1, f"the builder must pip-install one pinned uv, found {pins}"
+            return cls([], runtime, uv_commands, pins[0], builder_env)
+        installs = [run for run in runs if f"{VENV}/bin/pip install" in run]
         assert len(installs) == 1, installs
         command = installs[0].split(f"{VENV}/bin/pip install", 1)[1]
         requirements = [word for word in shlex.split(command) if not word.startswith("-")]
-        return cls(requirements, runtime)
+        return cls(requirements, runtime, builder_env=builder_env)
 
     def last(self, keyword: str) -> Instruction | None:
         found = [i for i in self.runtime if i.keyword == keyword]
@@ -116,16 +133,21 @@ class Image:
         assert command, f"HEALTHCHECK {instruction.arguments}: expected `[OPTIONS] CMD [exec form]`"
         return exec_form(command.group(1))
 
-    def assemble(self, context: Path, where: Path) -> Container:
-        """Install the builder's requirements into a fresh venv and lay out what the runtime stage copies."""
+    def assemble(self, project: Path, where: Path) -> Container:
+        """Install /opt/venv as the builder does and lay out what the runtime stage copies, from the build context
+        the project's .dockerignore leaves."""
+        context = build_context(project, where / "context")
         venv = where / "venv"
-        subprocess.run([UV, "venv", "--quiet", "--python", sys.executable, str(venv)], check=True)
-        requirements = [str(context) if spec == "." else spec for spec in self.requirements]
-        subprocess.run(
-            [UV, "pip", "install", "--quiet", "--python", str(venv / "bin" / "python"), *requirements],
-            check=True,
-            timeout=1200,
-        )
+        if self.uv_commands:
+            self.replay_uv(context, venv, where / "tmp")
+        else:
+            subprocess.run([UV, "venv", "--quiet", "--python", sys.executable, str(venv)], check=True)
+            requirements = [str(context) if spec == "." else spec for spec in self.requirements]
+            subprocess.run(
+                [UV, "pip", "install", "--quiet", "--python", str(venv / "bin" / "python"), *requirements],
+                check=True,
+                timeout=1200,
+            )
         container = Container(root=where / "image", venv=venv, image=self)
         workdir = self.workdir
         for instruction in self.runtime:
@@ -141,6 +163,51 @@ class Image:
             elif instruction.keyword == "WORKDIR":
                 container.path(instruction.arguments).mkdir(parents=True, exist_ok=True)
         return container
+
+    def replay_uv(self, context: Path, venv: Path, scratch: Path) -> None:
+        """Run the builder's own uv commands here: in the build context (the builder's WORKDIR holds its copy),
+        with /opt/venv and /tmp mapped, this machine's Python standing in for the image's, and the builder's ENV.
+        The uv here must be the version the Dockerfile pins. `--no-cache` is dropped: the cache changes how fast
+        packages arrive, not which ones (uv.lock decides, `--frozen` refuses to re-resolve)."""
+        here = subprocess.run([UV, "--version"], capture_output=True, text=True, check=True).stdout.split()[1]
+        assert here == self.uv_version, f"the Dockerfile pins uv {self.uv_version}, the tests run uv {here}"
+        scratch.mkdir(parents=True, exist_ok=True)
+        env = {key: value for key, value in os.environ.items() if not key.startswith(("VIRTUAL_ENV", "UV_"))}
+        env.update(self.builder_env, UV_PYTHON=sys.executable, PATH=f"{Path(UV).parent}{os.pathsep}{env['PATH']}")
+        for command in self.uv_commands:
+            # /tmp/ first: the mapped paths may themselves live under /tmp.
+            mapped = command.replace("/tmp/", f"{scratch}/").replace(VENV, str(venv)).replace(" --no-cache", "")
+            result = subprocess.run(
+                ["bash", "-eo", "pipefail", "-c", mapped],
+                cwd=context,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=1200,
+                check=False,
+            )
+            assert result.returncode == 0, f"RUN {command}\n{result.stdout[-3000:]}{result.stderr[-3000:]}"
+
+
+def build_context(project: Path, destination: Path) -> Path:
+    """The files `docker build` would send: the .dockerignore is an allowlist (`*`, then `!path` lines), and
+    caches of Python bytecode stay out."""
+    lines = [line.strip() for line in (project / ".dockerignore").read_text(encoding="utf-8").splitlines()]
+    patterns = [line for line in lines if line and not line.startswith("#")]
+    assert patterns[0] == "*", "the .dockerignore must start by excluding everything"
+    skip = shutil.ignore_patterns("__pycache__", "*.pyc", "*.pyo", "*.pyd")
+    for pattern in patterns[1:]:
+        if not pattern.startswith("!"):
+            assert pattern in {"**/__pycache__", "**/*.py[cod]"}, f"unexpected .dockerignore line {pattern}"
+            continue
+        source = project / pattern[1:].strip("/")
+        if source.is_dir():
+            shutil.copytree(source, destination / pattern[1:].strip("/"), ignore=skip, dirs_exist_ok=True)
+        elif source.is_file():
+            (destination / pattern[1:]).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, destination / pattern[1:])
+    destination.mkdir(parents=True, exist_ok=True)
+    return destination
 
 
 def host_has(package: str) -> bool:

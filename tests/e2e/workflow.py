@@ -4,7 +4,8 @@
 workspace is a fresh clone and its .venv plays setup-python. Everything else is the runner's behaviour: jobs in
 `needs` order, `if:` conditions and `${{ }}` expressions evaluated (a small, strict subset: an expression this
 module does not understand fails the test instead of being guessed), steps run with `bash --noprofile --norc -eo
-pipefail`, step outputs read from $GITHUB_OUTPUT and $GITHUB_ENV applied to later steps, job outputs passed on as
+pipefail`, step outputs read from $GITHUB_OUTPUT, $GITHUB_ENV and $GITHUB_PATH applied to later steps of the job (a
+$GITHUB_PATH line is prepended to PATH, the latest first), job outputs passed on as
 `needs.<job>.outputs`. A matrix is expanded to the one value given for it (the local Python). An
 `actions/upload-artifact` step with `if-no-files-found: error` is checked (its paths must exist), since the next
 job depends on them.
@@ -12,6 +13,7 @@ job depends on them.
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import tempfile
@@ -258,7 +260,8 @@ class WorkflowRun:
         script = substitute(step["run"], context)
         with tempfile.TemporaryDirectory(prefix="gha-step-") as scratch:
             files = {
-                name: Path(scratch) / name.lower() for name in ("GITHUB_OUTPUT", "GITHUB_ENV", "GITHUB_STEP_SUMMARY")
+                name: Path(scratch) / name.lower()
+                for name in ("GITHUB_OUTPUT", "GITHUB_ENV", "GITHUB_PATH", "GITHUB_STEP_SUMMARY")
             }
             for path in files.values():
                 path.touch()
@@ -280,7 +283,12 @@ class WorkflowRun:
                 raise AssertionError(
                     f"{self.path.name}: job {job}: step {label!r} exited {result.returncode}:\n{output}"
                 )
-            return parse_key_values(files["GITHUB_OUTPUT"]), parse_key_values(files["GITHUB_ENV"])
+            env_updates = parse_key_values(files["GITHUB_ENV"])
+            added = [line.strip() for line in files["GITHUB_PATH"].read_text(encoding="utf-8").splitlines()]
+            if added := [line for line in added if line]:
+                path = env_updates.get("PATH", env.get("PATH", ""))
+                env_updates["PATH"] = os.pathsep.join([*reversed(added), path])
+            return parse_key_values(files["GITHUB_OUTPUT"]), env_updates
 
 
 def _needs(job: Mapping[str, Any]) -> list[str]:

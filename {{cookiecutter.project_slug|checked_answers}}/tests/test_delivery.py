@@ -171,6 +171,27 @@ def test_serving_install_leaves_training_and_monitoring_out() -> None:
 
 def test_image_installs_runtime_dependencies_only_and_runs_as_non_root() -> None:
     instructions = dockerfile_instructions(ROOT / "Dockerfile")
+{%- if cookiecutter.env_manager == "uv" %}
+    copied = " ".join(args for keyword, args in instructions if keyword == "COPY")
+    assert "uv.lock" in copied  # the image installs from the lock, not from pyproject's ranges
+{%- if cookiecutter.serving == "edge" %}
+    installs = [args for keyword, args in instructions if keyword == "RUN" and "uv pip install" in args]
+    assert len(installs) == 1
+    assert "uv export --frozen" in installs[0]  # the lock's versions become the constraints
+    words = shlex.split(installs[0].partition("uv pip install")[2])
+    valued = {"--python", "--constraints"}
+    requested = [w for i, w in enumerate(words) if not w.startswith("-") and words[i - 1] not in valued]
+    assert sorted(requested) == ["numpy", "onnxruntime"]  # the runtime's two, nothing else
+    assert {"numpy", "onnxruntime"} <= {Requirement(spec).name for spec in pyproject()["project"]["dependencies"]}
+{%- else %}
+    installs = [args for keyword, args in instructions if keyword == "RUN" and "uv sync" in args]
+    assert len(installs) == 1
+    words = shlex.split(installs[0].partition("uv sync")[2])
+    assert "--frozen" in words  # exactly the lock's versions
+    assert "--no-editable" in words  # the package itself, not a link into the discarded source tree
+    assert not [w for w in words if w.startswith(("--extra", "--all-extras", "--group", "--dev"))]  # base only
+{%- endif %}
+{%- else %}
     installs = [args for keyword, args in instructions if keyword == "RUN" and "pip install" in args]
     assert len(installs) == 1
     requested = [word for word in shlex.split(installs[0].partition("pip install")[2]) if not word.startswith("-")]
@@ -181,12 +202,34 @@ def test_image_installs_runtime_dependencies_only_and_runs_as_non_root() -> None
         assert spec.specifier == dependencies[spec.name].specifier
 {%- else %}
     assert requested == ["."]  # the base install: no extras
+{%- endif %}
+{%- endif %}
+{%- if cookiecutter.serving != "edge" %}
     apt = " ".join(args for keyword, args in final_stage(instructions) if keyword == "RUN" and "apt-get" in args)
     assert "libgomp1" in apt  # LightGBM's OpenMP runtime
 {%- endif %}
     runtime = final_stage(instructions)
     user = [args for keyword, args in runtime if keyword == "USER"][-1]
     assert user.split(":")[0] not in {"root", "0"}
+{%- if cookiecutter.env_manager == "uv" %}
+
+
+def test_one_uv_version_everywhere() -> None:
+    """The image and every workflow install the uv that pyproject.toml requires at least, so the lock they read is
+    one that version wrote."""
+    required = pyproject()["tool"]["uv"]["required-version"]
+    pins = set(re.findall(r"uv==([\w.]+)", (ROOT / "Dockerfile").read_text(encoding="utf-8")))
+    for path in workflow_files():
+        pins |= set(re.findall(r"uv==([\w.]+)", path.read_text(encoding="utf-8")))
+    assert len(pins) == 1, pins
+    assert required == f">={pins.pop()}"
+
+
+def test_uv_lock_is_committed_not_ignored() -> None:
+    assert not dockerignore_excludes(dockerignore_patterns(), "uv.lock")
+    ignored = (ROOT / ".gitignore").read_text(encoding="utf-8").split()
+    assert not {"uv.lock", "/uv.lock"} & set(ignored)
+{%- endif %}
 
 
 def test_image_starts_the_{{ cookiecutter.serving }}_entry_point() -> None:
