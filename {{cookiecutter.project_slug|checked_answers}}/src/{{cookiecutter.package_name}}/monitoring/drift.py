@@ -20,6 +20,7 @@ import warnings
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -184,19 +185,17 @@ def _prediction_drift(data: DataParams, window: int) -> tuple[ColumnDrift | None
 
 def _compare_column(reference: pd.DataFrame, current: pd.DataFrame, definition: dict) -> ColumnDrift:
     """One column's drift with the small-sample tests (both windows are small by construction)."""
-    from evidently import DataDefinition, Dataset, Report
-    from evidently.presets import DataDriftPreset
+    from evidently import DataDefinition, Dataset
 
     kinds = DataDefinition(**definition)
     small = min(len(reference), len(current)) < SMALL_SAMPLE
-    methods = {"num_method": "ks", "cat_method": "chisquare"} if small else {}
-    report = Report([DataDriftPreset(columns=list(reference.columns), **methods)], include_tests=True)
+    report = _DriftReport(kinds.get_numerical_columns(), kinds.get_categorical_columns(), drift_share=0.5, small=small)
     with warnings.catch_warnings():  # a window with one predicted class: degenerate statistics, the verdict stands
         warnings.simplefilter("ignore", RuntimeWarning)
-        snapshot = report.run(
+        result = report.run(
             Dataset.from_pandas(current, data_definition=kinds), Dataset.from_pandas(reference, data_definition=kinds)
         )
-    return next(iter(_read_snapshot(snapshot.dict()).columns.values()))
+    return next(iter(result.columns.values()))
 
 
 @dataclass(frozen=True)
@@ -205,58 +204,74 @@ class _EvidentlyResult:
     columns: dict[str, ColumnDrift]
 
 
+class _DriftReport:
+    """Evidently's data drift preset, read through the metric objects it is made of.
+
+    The preset (kept for its HTML report) is one DriftedColumnsCount and one ValueDrift per column. The same metrics
+    built here have the same ids, so Evidently computes each once, and the results are looked up by
+    `get_metric_id()` in `metric_results` and `tests_results`: Evidently's public API, not the type names inside its
+    serialised snapshot (which a release may rename).
+    """
+
+    def __init__(self, numeric: list[str], categorical: list[str], *, drift_share: float, small: bool) -> None:
+        from evidently import Report
+        from evidently.metrics import DriftedColumnsCount, ValueDrift
+        from evidently.presets import DataDriftPreset
+
+        columns = [*numeric, *categorical]
+        num_method, cat_method = ("ks", "chisquare") if small else (None, None)
+        methods = {"num_method": num_method, "cat_method": cat_method} if small else {}
+        self.count = DriftedColumnsCount(columns=columns, drift_share=drift_share, **methods)
+        self.per_column = {
+            column: ValueDrift(column=column, method=num_method if column in numeric else cat_method)
+            for column in columns
+        }
+        preset = DataDriftPreset(columns=columns, drift_share=drift_share, **methods)
+        self._report = Report([preset, self.count, *self.per_column.values()], include_tests=True)
+
+    def run(self, current: Any, reference: Any) -> _EvidentlyResult:
+        """Run on two Evidently Datasets; keeps the snapshot for `save_html`."""
+        self.snapshot = self._report.run(current, reference)
+        results = self.snapshot.metric_results
+        tests = {test.metric_config.metric_id: test for test in self.snapshot.tests_results}
+        columns = {}
+        for column, metric in self.per_column.items():
+            test = tests[metric.get_metric_id()]
+            columns[column] = ColumnDrift(
+                drifted=test.status == "FAIL",  # TestStatus is a str Enum
+                stattest=str(test.metric_config.params["method"]),
+                score=float(results[metric.get_metric_id()].value),
+                threshold=float(test.metric_config.params["threshold"]),
+            )
+        return _EvidentlyResult(share=float(results[self.count.get_metric_id()].share.value), columns=columns)
+
+
 def _evidently_drift(
     reference: pd.DataFrame, current: pd.DataFrame, data: DataParams, share: float
 ) -> _EvidentlyResult:
     # Imported here: evidently takes seconds to import and only the monitors need it.
-    from evidently import DataDefinition, Dataset, Report
-    from evidently.presets import DataDriftPreset
+    from evidently import DataDefinition, Dataset
 
     # Categories are never empty (a missing one is a category of its own); numbers can be.
     empty = [column for column in data.numeric_features if current[column].isna().all()]
     compared = [column for column in data.features if column not in empty]
     if not compared:
         raise DataValidationError("every feature is missing in the current window: nothing to compare")
-    definition = DataDefinition(
-        numerical_columns=[column for column in data.numeric_features if column in compared],
-        categorical_columns=list(data.categorical_features),
-    )
+    numeric = [column for column in data.numeric_features if column in compared]
+    definition = DataDefinition(numerical_columns=numeric, categorical_columns=list(data.categorical_features))
     small = min(len(reference), len(current)) < SMALL_SAMPLE
-    methods = {"num_method": "ks", "cat_method": "chisquare"} if small else {}
-    report = Report([DataDriftPreset(columns=compared, drift_share=share, **methods)], include_tests=True)
+    report = _DriftReport(numeric, list(data.categorical_features), drift_share=share, small=small)
     try:
         with warnings.catch_warnings():  # numpy's divide-by-zero noise on degenerate columns; the verdict stands
             warnings.simplefilter("ignore", RuntimeWarning)
-            snapshot = report.run(
+            result = report.run(
                 Dataset.from_pandas(current[compared], data_definition=definition),
                 Dataset.from_pandas(reference[compared], data_definition=definition),
             )
     except ValueError as exc:  # e.g. a column with no values in the training data
         raise DataValidationError(f"Evidently could not compare the data: {exc}") from None
     REPORTS_DIR.mkdir(parents=True, exist_ok=True)
-    snapshot.save_html(str(HTML_REPORT))
-    result = _read_snapshot(snapshot.dict())
+    report.snapshot.save_html(str(HTML_REPORT))
     columns = result.columns | {column: ColumnDrift(True, "no values in the window", None, None) for column in empty}
     drifted = result.share * len(compared) + len(empty)
     return _EvidentlyResult(share=drifted / len(data.features), columns={c: columns[c] for c in data.features})
-
-
-def _read_snapshot(result: dict) -> _EvidentlyResult:
-    """Pick the drifted share and each column's test out of Evidently's result (it has no dataset-level flag)."""
-    share = next(m["value"]["share"] for m in result["metrics"] if m["config"]["type"].endswith(":DriftedColumnsCount"))
-    failed = {
-        test["metric_config"]["params"]["column"]: test["status"] == "FAIL"
-        for test in result["tests"]
-        if test["metric_config"]["params"]["type"].endswith(":ValueDrift")
-    }
-    columns = {}
-    for metric in result["metrics"]:
-        config = metric["config"]
-        if config["type"].endswith(":ValueDrift"):
-            columns[config["column"]] = ColumnDrift(
-                drifted=failed[config["column"]],
-                stattest=config["method"],
-                score=float(metric["value"]),
-                threshold=float(config["threshold"]),
-            )
-    return _EvidentlyResult(share=float(share), columns=columns)

@@ -187,25 +187,25 @@ def _evidently_regression(actual: pd.Series, predicted: pd.Series) -> dict[str, 
     """RMSE, MAE and R2 from Evidently's regression report (also saved as HTML); R2 is None while every outcome
     is the same value (it is undefined then)."""
     from evidently import DataDefinition, Dataset, Regression, Report
+    from evidently.metrics import MAE, RMSE, R2Score
     from evidently.presets import RegressionPreset
 
     frame = pd.DataFrame({"actual": actual.to_numpy(), "prediction": predicted.to_numpy()})
     definition = DataDefinition(
         regression=[Regression(target="actual", prediction="prediction")], numerical_columns=["actual", "prediction"]
     )
+    judged = {"rmse": RMSE(), "mae": MAE(), "r2": R2Score()}
     with warnings.catch_warnings():  # scikit-learn's undefined-metric noise: handled below
         warnings.simplefilter("ignore", UserWarning)
         warnings.simplefilter("ignore", RuntimeWarning)
-        snapshot = Report([RegressionPreset()]).run(Dataset.from_pandas(frame, data_definition=definition))
+        report = Report([RegressionPreset(), *judged.values()])  # the preset's own metrics: computed once
+        snapshot = report.run(Dataset.from_pandas(frame, data_definition=definition))
     REPORTS_DIR.mkdir(parents=True, exist_ok=True)
     snapshot.save_html(str(HTML_REPORT))
-    wanted = {"RMSE": "rmse", "MAE": "mae", "R2Score": "r2"}
-    found: dict[str, float | None] = dict.fromkeys(wanted.values())
-    for metric in snapshot.dict()["metrics"]:
-        name = wanted.get(metric["config"]["type"].rsplit(":", 1)[-1])
-        if name is not None:
-            value = metric["value"]
-            found[name] = float(value["mean"] if isinstance(value, dict) else value)
+    found: dict[str, float | None] = {}
+    for name, metric in judged.items():
+        result = snapshot.metric_results[metric.get_metric_id()]
+        found[name] = float(result.mean.value if hasattr(result, "mean") else result.value)  # MAE is a mean +- std
     if actual.nunique() < 2:
         found["r2"] = None
     return found
@@ -219,6 +219,7 @@ def _evidently_metrics(actual: pd.Series, predicted: pd.Series, positive: str) -
     """
     # Imported here: evidently takes seconds to import and only the monitors need it.
     from evidently import BinaryClassification, DataDefinition, Dataset, MulticlassClassification, Report
+    from evidently.metrics import Accuracy, F1Score, Precision, Recall
     from evidently.presets import ClassificationPreset
 
     frame = pd.DataFrame({"actual": actual.to_numpy(), "prediction": predicted.to_numpy()})
@@ -233,22 +234,20 @@ def _evidently_metrics(actual: pd.Series, predicted: pd.Series, positive: str) -
     else:
         task = MulticlassClassification(target="actual", prediction_labels="prediction")
     definition = DataDefinition(classification=[task], categorical_columns=["actual", "prediction"])
+    judged = {"accuracy": Accuracy(), "precision": Precision(), "recall": Recall(), "f1": F1Score()}
     try:
         with warnings.catch_warnings():  # undefined-metric noise from scikit-learn and numpy: handled below
             warnings.simplefilter("ignore", UserWarning)
             warnings.simplefilter("ignore", RuntimeWarning)
-            snapshot = Report([ClassificationPreset()]).run(Dataset.from_pandas(frame, data_definition=definition))
+            report = Report([ClassificationPreset(), *judged.values()])  # the preset's own metrics: computed once
+            snapshot = report.run(Dataset.from_pandas(frame, data_definition=definition))
     except ValueError as exc:
         raise DataValidationError(f"cannot score {len(frame)} outcomes (classes {sorted(classes)}): {exc}") from None
     REPORTS_DIR.mkdir(parents=True, exist_ok=True)
     snapshot.save_html(str(HTML_REPORT))
-    wanted = {"Accuracy": "accuracy", "Precision": "precision", "Recall": "recall", "F1Score": "f1"}
-    found = {}
-    for metric in snapshot.dict()["metrics"]:
-        name = wanted.get(metric["config"]["type"].rsplit(":", 1)[-1])
-        if name is not None:
-            found[name] = float(metric["value"])
-    metrics: dict[str, float | None] = {name: found.get(name) for name in wanted.values()}
+    metrics: dict[str, float | None] = {
+        name: float(snapshot.metric_results[metric.get_metric_id()].value) for name, metric in judged.items()
+    }
     if binary and positive not in set(frame["actual"]):
         metrics["recall"] = metrics["f1"] = None
     if binary and positive not in set(frame["prediction"]):
