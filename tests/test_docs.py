@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.platforms import needs_template_dir
 from tests.render import TEMPLATE_DIR, TEMPLATE_ROOT, bake_cookiecutter, load_cookiecutter_json, resolve_answers
 
 
@@ -66,6 +67,7 @@ def test_changelog_release_is_the_template_version() -> None:
     assert releases[0] == load_cookiecutter_json()["_template_version"]
 
 
+@needs_template_dir
 def test_generated_project_records_version_and_answers(tmp_path: Path) -> None:
     """Both tools write the same table (the fast tier compares the trees); here its content is checked."""
     answers = {"project_name": "Recorded Answers", "serving": "grpc", "tracking": "wandb"}
@@ -75,6 +77,7 @@ def test_generated_project_records_version_and_answers(tmp_path: Path) -> None:
     assert table["answers"] == resolve_answers(answers)
 
 
+@needs_template_dir
 def test_renamed_files_become_migrations() -> None:
     """Each `_renamed_files` version (in version order) has its migration in copier.yml, and each new path exists in
     the template (paths may use `{{ cookiecutter.x }}`: rendered back to the template's directory names)."""

@@ -10,7 +10,10 @@ import pytest
 import yaml
 
 from tests.conftest import Matrix
+from tests.platforms import needs_template_dir
 from tests.render import COMBINATIONS, TEMPLATE_ROOT, combination_id
+
+pytestmark = needs_template_dir
 
 UV_WORD = re.compile(r"\buv\b(?!icorn)")
 INSTALLING_FILES = ["Makefile", "Dockerfile", ".dockerignore", "pyproject.toml", "README.md"]

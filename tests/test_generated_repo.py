@@ -10,7 +10,10 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+from tests.platforms import needs_template_dir
 from tests.render import TEMPLATE_ROOT, bake_cookiecutter, cookiecutter_cli, tool_env
+
+pytestmark = needs_template_dir
 
 
 def git(cwd: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:

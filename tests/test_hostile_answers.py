@@ -26,6 +26,7 @@ import yaml
 
 from tests.checks import data_file_errors, leftover_jinja, python_syntax_errors, run_ruff
 from tests.cli_fork import run_command_lines
+from tests.platforms import needs_template_dir
 from tests.render import (
     ANSWERS_FILE,
     TEMPLATE_ROOT,
@@ -38,6 +39,8 @@ from tests.render import (
     tool_env,
     tree_files,
 )
+
+pytestmark = needs_template_dir
 
 Kind = Literal["rule", "reserved", "choice"]
 

@@ -16,6 +16,7 @@ import pexpect
 import pytest
 import yaml
 
+from tests.platforms import needs_pty, needs_template_dir
 from tests.render import (
     ANSWERS_FILE,
     TEMPLATE_ROOT,
@@ -28,6 +29,8 @@ from tests.render import (
     tool_env,
     tree_files,
 )
+
+pytestmark = [needs_pty, needs_template_dir]
 
 # What the person types: a project name, Enter for the derived slug and package and the other texts, and a
 # non-default value for every choice question.

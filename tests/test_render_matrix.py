@@ -10,6 +10,7 @@ import yaml
 
 from tests.checks import RuffReport, data_file_errors, leftover_jinja, python_syntax_errors
 from tests.conftest import Matrix
+from tests.platforms import needs_template_dir
 from tests.render import (
     ANSWERS_FILE,
     COMBINATIONS,
@@ -30,6 +31,8 @@ from tests.render import (
     tree_dirs,
     tree_files,
 )
+
+pytestmark = needs_template_dir
 
 COMBINATION_IDS = [combination_id(answers) for answers in COMBINATIONS]
 by_combination = pytest.mark.parametrize("key", COMBINATION_IDS)
