@@ -17,6 +17,7 @@ pytestmark = needs_template_dir
 
 UV_WORD = re.compile(r"\buv\b(?!icorn)")
 INSTALLING_FILES = ["Makefile", "Dockerfile", ".dockerignore", "pyproject.toml", "README.md"]
+INSTALLING_FILES += [".devcontainer/Dockerfile"]  # the dev container's image: uv for `make setup` in uv projects
 WORKFLOWS = [".github/workflows/ci.yml", ".github/workflows/monitor.yml", ".github/workflows/retrain.yml"]
 by_manager = pytest.mark.parametrize(
     "key", [pytest.param(combination_id(answers), id=combination_id(answers)) for answers in COMBINATIONS]
@@ -49,6 +50,7 @@ def test_environment_manager_files(matrix: Matrix, key: str) -> None:
     assert "$(UV) sync --frozen --extra dev" in texts["Makefile"]
     assert "!uv.lock" in texts[".dockerignore"].splitlines()
     assert f'"uv=={version}"' in texts["Dockerfile"]
+    assert f'"uv=={version}"' in texts[".devcontainer/Dockerfile"]  # the dev container's `make setup` needs uv
     locked = "uv export --frozen" if rendering.answers["serving"] == "edge" else "uv sync --frozen --no-editable"
     assert locked in texts["Dockerfile"]
     for name in WORKFLOWS:

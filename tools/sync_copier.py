@@ -57,6 +57,10 @@ SETTINGS: dict[str, Any] = {
     ),
 }
 
+# cookiecutter.json's private values that template files read as `cookiecutter._x`: cookiecutter passes them through,
+# copier gets them from the computed namespace. `_python_images`: the base image, by tag and digest, per python_version.
+TEMPLATE_CONSTANTS = ("_template_version", "_python_images")
+
 # `copier update` deletes the files of an option's old value (its `_prune` list), even files the owner edited.
 # So each value carries a choice validator that, when the project already has answers, disables it if the recorded
 # value owns files this one does not: `-d serving=x` then fails with the one-line message below, and the interactive
@@ -145,9 +149,9 @@ def question(name: str, default: Any, source: dict[str, Any]) -> dict[str, Any]:
     return q
 
 
-def computed_namespace(names: list[str], constants: dict[str, str] | None = None) -> dict[str, Any]:
+def computed_namespace(names: list[str], constants: dict[str, Any] | None = None) -> dict[str, Any]:
     """Never asked nor stored: lets every template file say `{{ cookiecutter.x }}` under copier too.
-    `constants` are cookiecutter.json's private values templates use (`_template_version`)."""
+    `constants` are cookiecutter.json's private values templates use (`_template_version`, `_python_images`)."""
     pairs = ", ".join([f"{n}={n}" for n in names] + [f"{k}={json.dumps(v)}" for k, v in (constants or {}).items()])
     return {
         "type": "json",
@@ -175,7 +179,8 @@ def render(source: dict[str, Any]) -> str:
         config["_migrations"] = rename_migrations(source["_renamed_files"])
     for name in names:
         config[name] = question(name, source[name], source)
-    config["cookiecutter"] = computed_namespace(names, {"_template_version": source["_template_version"]})
+    constants = {key: source[key] for key in TEMPLATE_CONSTANTS}
+    config["cookiecutter"] = computed_namespace(names, constants)
     body = yaml.dump(
         config, Dumper=_BlockStyleDumper, sort_keys=False, allow_unicode=True, width=120, default_flow_style=False
     )

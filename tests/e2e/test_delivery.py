@@ -63,7 +63,7 @@ STATIC = pytest.mark.xdist_group("delivery-static")  # one worker renders the 16
 def test_dockerfiles_have_no_hadolint_findings(rendered: dict[str, Path], key: str) -> None:
     root = rendered[key]
     assert not list(root.glob(".hadolint*")), "no hadolint configuration: nothing may be ignored globally"
-    dockerfiles = [root / "Dockerfile", *root.glob("mlflow-server/Dockerfile")]
+    dockerfiles = [root / "Dockerfile", root / ".devcontainer" / "Dockerfile", *root.glob("mlflow-server/Dockerfile")]
     for dockerfile in dockerfiles:
         result = tool("hadolint", "--no-color", dockerfile, cwd=root)
         assert (result.returncode, result.stdout + result.stderr) == (0, ""), dockerfile

@@ -3,6 +3,7 @@ CI deploys only after a promotion, and every third-party action or hook is pinne
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
 import sys
@@ -27,7 +28,10 @@ ROOT = Path(__file__).resolve().parent.parent
 PYTHON_VERSION = "{{ cookiecutter.python_version }}"
 PACKAGE = "{{ cookiecutter.package_name }}"
 WORKFLOWS = ROOT / ".github" / "workflows"
-DOCKERFILES = [ROOT / "Dockerfile"{{ ', ROOT / "mlflow-server" / "Dockerfile"' if cookiecutter.tracking == "mlflow-server" else "" }}]
+DEV_CONTAINER_DOCKERFILE = ROOT / ".devcontainer" / "Dockerfile"
+DOCKERFILES = [ROOT / "Dockerfile", DEV_CONTAINER_DOCKERFILE{{ ', ROOT / "mlflow-server" / "Dockerfile"' if cookiecutter.tracking == "mlflow-server" else "" }}]
+# The base image by tag and digest: python:<version>.<patch>-slim-bookworm@sha256:<64 hex digits>.
+PINNED_BASE_IMAGE = re.compile(r"python:" + re.escape(PYTHON_VERSION) + r"\.\d+-slim-bookworm@sha256:[0-9a-f]{64}")
 PINNED_USES = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40} # v\d+(\.\d+)*$")
 
 
@@ -134,10 +138,13 @@ def test_without_the_tracker_installed_serving_asks_for_model_dir(monkeypatch: p
 def test_one_python_version_everywhere() -> None:
     environment = load_yaml(ROOT / "environment.yml")
     assert f"python={PYTHON_VERSION}" in environment["dependencies"]
+    images = set()
     for dockerfile in DOCKERFILES:
-        images = [args.split()[0] for keyword, args in dockerfile_instructions(dockerfile) if keyword == "FROM"]
-        assert images, dockerfile
-        assert all(image == f"python:{PYTHON_VERSION}-slim-bookworm" for image in images), (dockerfile, images)
+        found = [args.split()[0] for keyword, args in dockerfile_instructions(dockerfile) if keyword == "FROM"]
+        assert found, dockerfile
+        assert all(PINNED_BASE_IMAGE.fullmatch(image) for image in found), (dockerfile, found)
+        images.update(found)
+    assert len(images) == 1, images  # one base image: the service, the dev container and the tracking server alike
     ci = load_yaml(WORKFLOWS / "ci.yml")
     assert PYTHON_VERSION in ci["jobs"]["tests"]["strategy"]["matrix"]["python-version"]
     for path in workflow_files():
@@ -218,7 +225,9 @@ def test_one_uv_version_everywhere() -> None:
     """The image and every workflow install the uv that pyproject.toml requires at least, so the lock they read is
     one that version wrote."""
     required = pyproject()["tool"]["uv"]["required-version"]
-    pins = set(re.findall(r"uv==([\w.]+)", (ROOT / "Dockerfile").read_text(encoding="utf-8")))
+    pins: set[str] = set()
+    for dockerfile in DOCKERFILES:  # the image and the dev container
+        pins |= set(re.findall(r"uv==([\w.]+)", dockerfile.read_text(encoding="utf-8")))
     for path in workflow_files():
         pins |= set(re.findall(r"uv==([\w.]+)", path.read_text(encoding="utf-8")))
     assert len(pins) == 1, pins
@@ -367,8 +376,26 @@ def test_monitor_retrains_on_an_alert_without_extra_permissions() -> None:
 
 
 def test_dependabot_updates_python_actions_and_docker() -> None:
-    ecosystems = {update["package-ecosystem"] for update in load_yaml(ROOT / ".github" / "dependabot.yml")["updates"]}
-    assert {"pip", "github-actions", "docker"} <= ecosystems
+    updates = load_yaml(ROOT / ".github" / "dependabot.yml")["updates"]
+    assert {"pip", "github-actions", "docker", "docker-compose"} <= {update["package-ecosystem"] for update in updates}
+    docker = next(update for update in updates if update["package-ecosystem"] == "docker")
+    watched = {ROOT / directory.lstrip("/") for directory in docker["directories"]}
+    assert {dockerfile.parent for dockerfile in DOCKERFILES} == watched  # every pinned base image, and only those
+
+
+def test_dev_container_builds_the_project_python_and_forwards_the_image_ports() -> None:
+    """The dev container's Dockerfile is one of DOCKERFILES (same base image, see above); it sets the environment up
+    with `make setup` and forwards exactly the ports the service image exposes."""
+    config = json.loads((ROOT / ".devcontainer" / "devcontainer.json").read_text(encoding="utf-8"))
+    assert ROOT / ".devcontainer" / config["build"]["dockerfile"] == DEV_CONTAINER_DOCKERFILE
+    assert config["postCreateCommand"] == "make setup"
+    instructions = dockerfile_instructions(ROOT / "Dockerfile")
+    exposed = [int(port) for keyword, args in instructions if keyword == "EXPOSE" for port in args.split()]
+    assert config.get("forwardPorts", []) == exposed
+    assert set(config.get("portsAttributes", {})) == {str(port) for port in exposed}
+    users = [args for keyword, args in dockerfile_instructions(DEV_CONTAINER_DOCKERFILE) if keyword == "USER"]
+    assert users, "the dev container runs as root"
+    assert users[-1].split(":")[0] not in {"root", "0"}
 
 
 def test_pre_commit_hooks_install_pinned_from_pypi() -> None:
