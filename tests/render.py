@@ -187,10 +187,12 @@ def env_manager_for(serving: str, tracking: str) -> str:
 def _combinations() -> list[dict[str, str]]:
     """Every serving x tracking pair; python_version and license cycle across them so that each of their values
     appears, and license forms a Latin square over the pairs (each license meets each serving and tracking value).
-    env_manager follows env_manager_for."""
+    orchestrator steps by (row + 2 x column), so each of its values meets each serving and each tracking value and
+    the default pair keeps the default; env_manager follows env_manager_for."""
     choices = choice_questions()
     servings, trackings = choices["serving"], choices["tracking"]
     pythons, licenses = choices["python_version"], choices["license"]
+    orchestrators = choices["orchestrator"]
     combos = []
     for i, (serving, tracking) in enumerate(itertools.product(servings, trackings)):
         row, column = divmod(i, len(trackings))
@@ -200,6 +202,7 @@ def _combinations() -> list[dict[str, str]]:
                 "tracking": tracking,
                 "python_version": pythons[i % len(pythons)],
                 "license": licenses[(row + column) % len(licenses)],
+                "orchestrator": orchestrators[(row + 2 * column) % len(orchestrators)],
                 "env_manager": env_manager_for(serving, tracking),
             }
         )
@@ -210,10 +213,10 @@ COMBINATIONS: list[dict[str, str]] = _combinations()
 
 
 def combination_id(answers: dict[str, str]) -> str:
-    """A short, path-safe test id for a member of COMBINATIONS, such as `fastapi-mlflow-py3.12-MIT-uv`."""
+    """A short, path-safe test id for a member of COMBINATIONS: `fastapi-mlflow-py3.12-MIT-uv-github-actions`."""
     return (
         f"{answers['serving']}-{answers['tracking']}-py{answers['python_version']}-{answers['license']}"
-        f"-{answers['env_manager']}"
+        f"-{answers['env_manager']}-{answers['orchestrator']}"
     )
 
 

@@ -123,6 +123,7 @@ HOSTILE: list[Hostile] = [
     # choices
     Hostile("serving-flask", {"serving": "flask"}, "serving", "choice"),
     Hostile("tracking-comet", {"tracking": "comet"}, "tracking", "choice"),
+    Hostile("orchestrator-dagster", {"orchestrator": "dagster"}, "orchestrator", "choice"),
     Hostile("python-3.10", {"python_version": "3.10"}, "python_version", "choice"),
     Hostile("license-gpl", {"license": "GPL"}, "license", "choice"),
     Hostile("env-manager-pip", {"env_manager": "pip"}, "env_manager", "choice"),

@@ -41,6 +41,7 @@ CHOSEN = {
     "python_version": "3.13",
     "license": "Apache-2.0",
     "env_manager": "conda",
+    "orchestrator": "prefect",
 }
 EXPECTED = resolve_answers({**TYPED, **CHOSEN})
 

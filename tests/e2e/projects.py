@@ -88,7 +88,8 @@ def project_env(root: Path) -> dict[str, str]:
     return env
 
 
-def bake(serving: str, tracking: str, output_dir: Path) -> Project:
+def bake(serving: str, tracking: str, output_dir: Path, **answers: str) -> Project:
+    """Bake the pair with the environment manager the render matrix gives it; `answers` adds or overrides others."""
     name = f"E2E {serving} {tracking}"
     root = Path(
         cookiecutter(
@@ -100,11 +101,13 @@ def bake(serving: str, tracking: str, output_dir: Path) -> Project:
                 "serving": serving,
                 "tracking": tracking,
                 "env_manager": env_manager_for(serving, tracking),
-            },
+            }
+            | answers,
         )
     )
     package = root.name.replace("-", "_")
-    return Project(serving, tracking, root, package, project_env(root), env_manager_for(serving, tracking))
+    manager = answers.get("env_manager", env_manager_for(serving, tracking))
+    return Project(serving, tracking, root, package, project_env(root), manager)
 
 
 def install(project: Project) -> None:

@@ -358,6 +358,7 @@ def test_ci_publishes_only_after_a_promotion() -> None:
     assert build["with"]["context"] == "."  # the checkout with the downloaded model, not the bare git tree
 
 
+{% if cookiecutter.orchestrator == "github-actions" -%}
 def test_retrain_trains_and_publishes_exactly_like_ci() -> None:
     ci, retrain = (load_yaml(WORKFLOWS / name)["jobs"] for name in ("ci.yml", "retrain.yml"))
     for job in ("pipeline", "deploy"):
@@ -375,6 +376,7 @@ def test_monitor_retrains_on_an_alert_without_extra_permissions() -> None:
     assert "drift performance" in checks["run"]
 
 
+{% endif -%}
 def test_dependabot_updates_python_actions_and_docker() -> None:
     updates = load_yaml(ROOT / ".github" / "dependabot.yml")["updates"]
     assert {"pip", "github-actions", "docker", "docker-compose"} <= {update["package-ecosystem"] for update in updates}
