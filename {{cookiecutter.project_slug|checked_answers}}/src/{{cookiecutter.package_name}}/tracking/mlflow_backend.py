@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+# MLflow's INFO lines (creating tables, experiments, "Detected uv project") would bury the progress bar.
+os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
 # Downloads print a progress bar on stderr; commands keep stderr for their one-line errors.
 os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 {%- if cookiecutter.tracking == "mlflow" %}
@@ -30,6 +32,8 @@ os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
 {%- endif %}
 
 # Imported after the settings above, which MLflow reads at import time.
+import logging
+
 import mlflow
 import pandas as pd
 from mlflow.exceptions import MlflowException
@@ -41,6 +45,10 @@ from ..gate import Decision
 from ..model import Champion, load_model, trusted_types
 from ..redaction import first_line, redact
 from .base import CHAMPION_ALIAS, ModelRef
+
+# A uv environment has no pip, so MLflow warns that it cannot pin pip in the model's conda.yaml; the requirements
+# that matter are listed below, and a warning on every training run would teach people to ignore warnings.
+logging.getLogger("mlflow.utils.environment").setLevel(logging.ERROR)
 
 # Listing requirements ourselves saves MLflow ~6 s of inference per logged model.
 MODEL_REQUIREMENTS = [f"{name}=={version(name)}" for name in ("scikit-learn", "skops", "numpy", "pandas")]
