@@ -323,7 +323,11 @@ def option_files(project: Path, question: str, old: str, new: str) -> list[str]:
     return sorted(f for f in files if any(pattern_matches(pattern, f) for pattern in lost))
 
 
-SWITCHES = [("serving", "fastapi", "grpc"), ("tracking", "wandb", "mlflow")]
+SWITCHES = [
+    ("serving", "fastapi", "grpc"),
+    ("tracking", "wandb", "mlflow"),
+    ("orchestrator", "github-actions", "prefect"),
+]
 
 
 @pytest.mark.parametrize(("question", "old", "new"), SWITCHES, ids=[f"{q}-{o}-to-{n}" for q, o, n in SWITCHES])
