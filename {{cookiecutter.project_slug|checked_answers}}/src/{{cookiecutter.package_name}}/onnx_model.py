@@ -61,6 +61,7 @@ class OnnxScorer:
         options = ort.SessionOptions()
         options.intra_op_num_threads = 1  # one request is tiny: threads cost more than they save
         self.session = ort.InferenceSession(onnx_bytes, options, providers=["CPUExecutionProvider"])
+        self.onnx_bytes = onnx_bytes  # the graph as it was checked: what Spark ships to its executors
         self.data = data
         self.classes = classes
         self.input_names = input_names(self.session, data)

@@ -56,9 +56,24 @@ def parity_sample(data: DataParams, rows: int = PARITY_SAMPLE_ROWS, seed: int = 
 
 class Predictor:
     def __init__(self, champion: Champion, data: DataParams) -> None:
+        scorer = scorer_for(champion.model, data, parity_sample(data))
+        # each numeric column's training median: what the model imputes, and what a typical row holds
+        medians = training_medians(champion.model) if data.numeric_features else {}
+        self._setup(scorer, data, champion.version, medians)
+
+    @classmethod
+    def from_onnx(cls, onnx_bytes: bytes, classes: list, version: str, data: DataParams) -> Predictor:
+        """A predictor for a graph another process converted and parity-checked (`scorer.onnx_bytes` and
+        `scorer.classes` of a Predictor built from the champion): no scikit-learn object involved, so no medians.
+        Spark's executors build theirs this way from what the driver ships."""
+        predictor = cls.__new__(cls)
+        predictor._setup(OnnxScorer(onnx_bytes, data, classes), data, version, {})
+        return predictor
+
+    def _setup(self, scorer: OnnxScorer, data: DataParams, version: str, medians: dict[str, float]) -> None:
         self.data = data
-        self.model_version = champion.version
-        self.scorer: OnnxScorer = scorer_for(champion.model, data, parity_sample(data))
+        self.model_version = version
+        self.scorer: OnnxScorer = scorer
         classes = self.scorer.classes
         if bool(classes) == data.regression:
             raise ConfigError(
@@ -68,8 +83,7 @@ class Predictor:
         self._positive = classes.index(data.positive_label) if len(classes) == 2 else None
         self._classes = {str(known): known.item() if isinstance(known, np.generic) else known for known in classes}
         self.class_names = list(self._classes)
-        # each numeric column's training median: what the model imputes, and what a typical row holds
-        self.medians = training_medians(champion.model) if data.numeric_features else {}
+        self.medians = medians
 
     @classmethod
     def from_champion(cls, params: Params | None = None) -> Predictor:
