@@ -173,7 +173,15 @@ def test_conda_environment_installs_the_project_with_dev_tools() -> None:
 
 def test_serving_install_leaves_training_and_monitoring_out() -> None:
     base = {Requirement(spec).name for spec in pyproject()["project"]["dependencies"]}
-    assert not base & {"dvc", "mlflow", "evidently", "wandb", "pytest", "ruff", "pre-commit"}
+    assert not base & {"dvc", "mlflow", "evidently", "wandb", "pytest", "ruff", "pre-commit", "psycopg"}
+
+
+def test_postgres_extra_is_the_driver_the_monitors_install_too() -> None:
+    extras = pyproject()["project"]["optional-dependencies"]
+    assert [Requirement(spec).name for spec in extras["postgres"]] == ["psycopg"]
+    assert "binary" in Requirement(extras["postgres"][0]).extras  # a wheel with libpq: no compiler, no libpq-dev
+    monitoring = [Requirement(spec) for spec in extras["monitoring"]]
+    assert any(r.name == pyproject()["project"]["name"] and r.extras == {"postgres"} for r in monitoring)
 
 
 def test_image_installs_runtime_dependencies_only_and_runs_as_non_root() -> None:
@@ -196,7 +204,9 @@ def test_image_installs_runtime_dependencies_only_and_runs_as_non_root() -> None
     words = shlex.split(installs[0].partition("uv sync")[2])
     assert "--frozen" in words  # exactly the lock's versions
     assert "--no-editable" in words  # the package itself, not a link into the discarded source tree
-    assert not [w for w in words if w.startswith(("--extra", "--all-extras", "--group", "--dev"))]  # base only
+    extras = [words[i + 1] for i, word in enumerate(words) if word == "--extra"]
+    assert extras == ["postgres"]  # the store's driver; no training, monitoring or development extra
+    assert not [w for w in words if w.startswith(("--all-extras", "--group", "--dev"))]
 {%- endif %}
 {%- else %}
     installs = [args for keyword, args in instructions if keyword == "RUN" and "pip install" in args]
@@ -208,7 +218,7 @@ def test_image_installs_runtime_dependencies_only_and_runs_as_non_root() -> None
         assert spec.name in {"numpy", "onnxruntime"}
         assert spec.specifier == dependencies[spec.name].specifier
 {%- else %}
-    assert requested == ["."]  # the base install: no extras
+    assert requested == [".[postgres]"]  # the base install and the store's driver: no other extra
 {%- endif %}
 {%- endif %}
 {%- if cookiecutter.serving != "edge" %}
@@ -306,15 +316,41 @@ def test_compose_runs_the_image{{ "_with_prometheus" if cookiecutter.serving in 
 {%- if cookiecutter.tracking == "mlflow-server" %}
 
 
-def test_compose_runs_an_mlflow_server_on_postgres_with_an_artifact_volume() -> None:
+def test_compose_runs_an_mlflow_server_on_postgres_and_a_bucket() -> None:
     services = load_yaml(ROOT / "docker-compose.yml")["services"]
-    command = " ".join(services["mlflow"]["command"])
-    assert "--backend-store-uri=postgresql+psycopg2://" in command
-    assert "@mlflow-db:5432/" in command
-    assert "--artifacts-destination=/mlartifacts" in command
-    assert "mlflow-artifacts:/mlartifacts" in services["mlflow"]["volumes"]
+    command = services["mlflow"]["command"]
+    assert any(arg.startswith("--backend-store-uri=postgresql+psycopg://") for arg in command)  # the psycopg it has
+    assert any(arg.endswith("@mlflow-db:5432/mlflow") for arg in command)
+    assert "--artifacts-destination=s3://mlops/mlflow" in command
+    assert "--serve-artifacts" in command  # clients reach artifacts through the server, never the bucket's keys
+    environment = services["mlflow"]["environment"]
+    assert environment["MLFLOW_S3_ENDPOINT_URL"] == "http://object-store:9000"
+    assert {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"} <= set(environment)
     assert services["mlflow"]["depends_on"]["mlflow-db"]["condition"] == "service_healthy"
+    assert services["mlflow"]["depends_on"]["bucket"]["condition"] == "service_completed_successfully"
+    bucket_client = {key: value for key, value in environment.items() if key != "MLFLOW_SERVER_ENABLE_JOB_EXECUTION"}
+    assert services["bucket"]["environment"] == bucket_client
     assert services["mlflow-db"]["image"].startswith("postgres:")
+    assert services["object-store"]["image"].startswith("quay.io/minio/minio:RELEASE.")
+    for service in services.values():  # every third-party image by tag and digest
+        if "build" not in service:
+            assert re.fullmatch(r"[^@\s]+:[^@\s]+@sha256:[0-9a-f]{64}", service["image"]), service["image"]
+    init = next(m for m in services["mlflow-db"]["volumes"] if "/docker-entrypoint-initdb.d/" in m)
+    assert (ROOT / init.split(":")[0]).read_text(encoding="utf-8").strip().endswith("CREATE DATABASE predictions;")
+{%- if cookiecutter.serving in ["fastapi", "grpc", "batch"] %}
+    logging = services["{{ "app" if cookiecutter.serving in ["fastapi", "grpc"] else cookiecutter.serving }}"]
+    store = next(item.partition("=")[2] for item in logging["environment"] if item.startswith("PREDICTION_STORE_URL="))
+    assert store.startswith("postgresql+psycopg://")
+    assert store.endswith("@mlflow-db:5432/predictions")
+    assert logging["depends_on"]["mlflow-db"]["condition"] == "service_healthy"
+{%- endif %}
+
+
+def test_dvc_bucket_remote_is_the_compose_bucket() -> None:
+    config = (ROOT / ".dvc" / "config").read_text(encoding="utf-8")
+    assert re.search(r"""\['remote "bucket"'\]\s+url = s3://mlops/dvc""", config)
+    training = pyproject()["project"]["optional-dependencies"]["train"]
+    assert "dvc-s3" in {Requirement(spec).name for spec in training}
 
 
 def test_mlflow_server_image_matches_the_client_version() -> None:
@@ -323,6 +359,8 @@ def test_mlflow_server_image_matches_the_client_version() -> None:
     training = pyproject()["project"]["optional-dependencies"]["train"]  # the tracker is a training dependency
     client = next(Requirement(spec) for spec in training if Requirement(spec).name == "mlflow")
     assert server in client.specifier
+    driver = re.search(r'"psycopg\[binary\]==([^"]+)"', dockerfile).group(1)
+    assert driver in Requirement(pyproject()["project"]["optional-dependencies"]["postgres"][0]).specifier
 
 
 def services_build(name: str) -> str:

@@ -140,12 +140,13 @@ def test_too_few_outcomes_are_no_verdict(log_predictions, params: Params, store:
 @pytest.mark.parametrize(
     ("url", "message"),
     [
-        ("postgresql+psycopg://monitor:s3cret@127.0.0.1:1/predictions", "database driver (psycopg) is not installed"),
+        ("mysql+mysqldb://monitor:s3cret@127.0.0.1:1/predictions", "database driver (MySQLdb) is not installed"),
+        ("postgresql+psycopg://monitor:s3cret@127.0.0.1:1/predictions", "connection failed"),  # no server there
         ("sqlite:///{workspace}", "is a directory, not a database file"),
         ("sqlite:///{workspace}/params.yaml", "file is not a database"),
         ("not a url at all", "not a database URL"),
     ],
-    ids=["missing-driver", "directory", "not-a-database", "malformed"],
+    ids=["missing-driver", "server-down", "directory", "not-a-database", "malformed"],
 )
 def test_unusable_store_url_is_one_line_without_its_password(
     params: Params, workspace: Path, monkeypatch: pytest.MonkeyPatch, url: str, message: str
@@ -161,11 +162,12 @@ def test_unusable_store_url_is_one_line_without_its_password(
 def test_cli_exits_2_not_1_when_the_store_driver_is_missing(
     workspace: Path, monkeypatch: pytest.MonkeyPatch, cli
 ) -> None:
-    """The monitoring install has no PostgreSQL driver: that is a broken setup (2), never an alert (1)."""
-    monkeypatch.setenv("PREDICTION_STORE_URL", "postgresql+psycopg://monitor:s3cret@127.0.0.1:1/predictions")
+    """A store whose driver is not installed (the monitoring extra brings PostgreSQL's, not MySQL's) is a broken
+    setup (2), never an alert (1)."""
+    monkeypatch.setenv("PREDICTION_STORE_URL", "mysql+mysqldb://monitor:s3cret@127.0.0.1:1/predictions")
     result = cli("performance")
     assert result.returncode == 2, result.stdout + result.stderr
     assert result.stderr == (
-        "error: cannot open the prediction store (PREDICTION_STORE_URL=postgresql+psycopg://***@127.0.0.1:1/predictions):"
-        " its database driver (psycopg) is not installed\n"
+        "error: cannot open the prediction store (PREDICTION_STORE_URL=mysql+mysqldb://***@127.0.0.1:1/predictions):"
+        " its database driver (MySQLdb) is not installed\n"
     )
