@@ -142,7 +142,8 @@ class Image:
             self.replay_uv(context, venv, where / "tmp")
         else:
             subprocess.run([UV, "venv", "--quiet", "--python", sys.executable, str(venv)], check=True)
-            requirements = [str(context) if spec == "." else spec for spec in self.requirements]
+            # "." and ".[extra]" are the build context (the builder's WORKDIR holds its copy)
+            requirements = [f"{context}{spec[1:]}" if spec.startswith(".") else spec for spec in self.requirements]
             subprocess.run(
                 [UV, "pip", "install", "--quiet", "--python", str(venv / "bin" / "python"), *requirements],
                 check=True,
