@@ -5,11 +5,13 @@ our service (`python -m <package> serve`) and MLflow's scoring server (`mlflow m
 models:/<package>@champion --env-manager local`) on free 127.0.0.1 ports, then loads each with the same single-row
 request: wrk (Lua script for the POST body) when it is installed, else a threaded keep-alive client at the same
 concurrency. Prints requests/s, latency p50/p99 and the server's CPU time per request, and the ratios the
-template aims for: our /predict >= 4x MLflow's /invocations and >= 60% of our own /health.
+template aims for: our /predict >= 4x MLflow's /invocations and >= 60% of our own /health. Then a workers round:
+our service alone with WEB_CONCURRENCY=1, then 2 (`--workers`), single-row /predict, requests/s and CPU per request.
 
 Run by a human (not a test):
 `python tools/benchmark_rest.py [--duration 15] [--connections 32] [--family random_forest] [--regression]
-[--project DIR]` (`--regression`: scikit-learn's diabetes data through `init-data`, a regressor per family).
+[--project DIR] [--workers 1,2] [--workers-only]` (`--regression`: scikit-learn's diabetes data through
+`init-data`, a regressor per family; `--workers-only`: skip the MLflow comparison, run only the workers round).
 """
 
 from __future__ import annotations
@@ -66,15 +68,23 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="Keep the baked project (its path is printed).")
     parser.add_argument("--no-wrk", action="store_true", help="Use the Python client even when wrk is installed.")
     parser.add_argument("--batch-rows", type=int, default=100, help="Rows per request of the batch round (0: skip).")
+    parser.add_argument(
+        "--workers", default="1,2", help="WEB_CONCURRENCY values of the workers round, comma-separated ('': skip)."
+    )
+    parser.add_argument("--workers-only", action="store_true", help="Only the workers round (no MLflow comparison).")
     args = parser.parse_args()
+    worker_counts = [int(n) for n in args.workers.split(",") if n.strip()]
 
     workdir = Path(tempfile.mkdtemp(prefix="benchmark-rest-"))
     try:
         project = reuse(args.project) if args.project else build(workdir, args.family, regression=args.regression)
         row = first_complete_row(project)
         wrk = None if args.no_wrk else shutil.which("wrk")
-        results = measure(project, row, args, wrk, workdir)
-        report(results, args, wrk, row)
+        if not args.workers_only:
+            results = measure(project, row, args, wrk, workdir)
+            report(results, args, wrk, row)
+        if worker_counts:
+            report_workers(measure_workers(project, row, args, wrk, workdir, worker_counts), args, wrk)
     finally:
         if args.keep:
             print(f"kept in {workdir} (baked project, server logs)")
@@ -133,7 +143,7 @@ def first_complete_row(project: Project) -> dict[str, object]:
 
 def measure(project: Project, row: dict[str, object], args: argparse.Namespace, wrk: str | None, workdir: Path):
     ours_port, mlflow_port = free_port(), free_port()
-    env = project.env | {"HOST": "127.0.0.1", "PORT": str(ours_port)}
+    env = project.env | {"HOST": "127.0.0.1", "PORT": str(ours_port), "WEB_CONCURRENCY": "1"}
     mlflow_env = project.env | {"MLFLOW_TRACKING_URI": f"sqlite:///{project.root / 'mlflow.db'}"}
     ours_cmd = [str(project.python), "-m", project.package, "serve"]
     mlflow_cmd = [
@@ -184,6 +194,49 @@ def measure(project: Project, row: dict[str, object], args: argparse.Namespace, 
             results.append(result)
             print(f"{name}: {result.requests_per_second:,.0f} req/s", flush=True)
     return results
+
+
+def measure_workers(
+    project: Project, row: dict[str, object], args: argparse.Namespace, wrk: str | None, workdir: Path, counts: list
+) -> list[Result]:
+    """Our service alone, once per worker count, under the same single-row /predict load (uvicorn's workers share
+    one socket; CPU is summed over the supervisor and every worker: they share its process group)."""
+    body = json.dumps({"instances": [row]}).encode()
+    results = []
+    for workers in counts:
+        port = free_port()
+        url = f"http://127.0.0.1:{port}"
+        env = project.env | {"HOST": "127.0.0.1", "PORT": str(port), "WEB_CONCURRENCY": str(workers)}
+        env.pop("PROMETHEUS_MULTIPROC_DIR", None)  # the service makes a fresh one per run
+        command = [str(project.python), "-m", project.package, "serve"]
+        print(f"starting our service with {workers} worker(s) ...", flush=True)
+        log = workdir / f"ours-{workers}-workers.log"
+        ready = f"{url}/ready"
+        with running(command, cwd=project.root, env=env, ready=lambda: ok(ready), timeout=300, log=log) as ours:  # noqa: B023
+            load(f"{url}/predict", body, args, wrk, workdir, seconds=3)  # warm up every worker
+            before = group_cpu_seconds(ours.pid)
+            result = load(f"{url}/predict", body, args, wrk, workdir, seconds=args.duration)
+            cpu = group_cpu_seconds(ours.pid) - before
+        requests = result.requests_per_second * args.duration
+        result.name, result.cpu_us_per_request = f"/predict, {workers} worker(s)", cpu / max(requests, 1) * 1e6
+        results.append(result)
+        print(f"{result.name}: {result.requests_per_second:,.0f} req/s", flush=True)
+    return results
+
+
+def report_workers(results: list[Result], args, wrk: str | None) -> None:
+    tool = f"wrk -t{args.threads} -c{args.connections}" if wrk else f"Python client, {args.connections} threads"
+    print(f"\nworkers round ({tool}, {args.duration}s each, one row per request; {os.cpu_count()} CPUs)")
+    print("machine load average (1, 5, 15 min) at the end: " + ", ".join(f"{x:.1f}" for x in os.getloadavg()))
+    print(f"{'target':<26}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'CPU us/req':>12}{'errors':>8}")
+    for r in results:
+        print(
+            f"{r.name:<26}{r.requests_per_second:>10,.0f}{r.p50_ms:>10.2f}{r.p99_ms:>10.2f}"
+            f"{r.cpu_us_per_request:>12,.0f}{r.errors:>8}"
+        )
+    if len(results) > 1:
+        first, last = results[0], results[-1]
+        print(f"{last.name} vs {first.name}: {last.requests_per_second / first.requests_per_second:.2f}x req/s")
 
 
 def ok(url: str) -> bool:

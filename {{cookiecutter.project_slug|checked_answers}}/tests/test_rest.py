@@ -15,6 +15,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pandas as pd
@@ -439,6 +440,65 @@ def test_send_and_send_outcomes_talk_to_the_running_service(params: Params, stor
     assert nobody.returncode == 2
     assert nobody.stderr.startswith("error: no service at http://127.0.0.1:9")
     assert len(nobody.stderr.strip().splitlines()) == 1
+
+
+def test_two_workers_log_every_prediction_and_sum_their_metrics(params: Params, store: str, tmp_path: Path) -> None:
+    """WEB_CONCURRENCY=2: two worker processes, each with its own store writer, on one SQLite file; every answered
+    prediction is logged, and /metrics (whichever worker answers it) counts the requests of both."""
+    write_prepared(prepare(params.data))
+    train(params, get_tracker())
+    assert evaluate(params, get_tracker()).promoted
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    url = f"http://127.0.0.1:{port}"
+    metrics_dir = tmp_path / "metrics"
+    env = os.environ | {
+        "HOST": "127.0.0.1",
+        "PORT": str(port),
+        rest.WORKERS_ENV: "2",
+        "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
+    }
+    env.pop(rest.API_KEY_ENV, None)
+    sent = 60
+    body = json.dumps({"instances": rows(params.data, 1)}).encode()
+    server = subprocess.Popen([sys.executable, "-m", "{{ cookiecutter.package_name }}", "serve"], env=env)
+    try:
+        deadline = time.monotonic() + 180
+        while not _ready(url):
+            assert server.poll() is None, "the service exited"
+            assert time.monotonic() < deadline, "the service never got ready"
+            time.sleep(0.3)
+
+        def predict(_: int) -> str:
+            request = urllib.request.Request(f"{url}/predict", data=body, headers=JSON)  # noqa: S310
+            with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310  (a local http URL)
+                return json.loads(response.read())["prediction_ids"][0]
+
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            answered = list(pool.map(predict, range(sent)))
+        with urllib.request.urlopen(f"{url}/metrics", timeout=10) as response:  # noqa: S310
+            text = response.read().decode()
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
+    assert server.returncode == 0
+    assert metric(text, 'prediction_requests_total{status="ok"}') == sent
+    assert metric(text, "prediction_request_duration_seconds_count") == sent
+    assert len(list(metrics_dir.glob("histogram_*.db"))) == 2  # one file per worker process
+    assert sorted(read_predictions(store)["id"]) == sorted(answered)
+    assert len(read_requests(store)) == sent
+
+
+def test_workers_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(rest.WORKERS_ENV, raising=False)
+    assert rest.workers_from_env() == 1
+    monkeypatch.setenv(rest.WORKERS_ENV, "3")
+    assert rest.workers_from_env() == 3
+    for bad in ("0", "-1", "two", ""):
+        monkeypatch.setenv(rest.WORKERS_ENV, bad)
+        with pytest.raises(ConfigError, match=rest.WORKERS_ENV):
+            rest.workers_from_env()
 
 
 def _ready(url: str) -> bool:

@@ -55,6 +55,7 @@ FLUSH_SECONDS = 0.1
 MAX_PENDING_ROWS = 50_000
 """Rows (and requests) waiting for the database before `record` blocks; a batch chunk larger than this still goes
 through alone, so batch scoring keeps at most one chunk waiting."""
+SQLITE_BUSY_TIMEOUT_MS = 30_000  # how long a SQLite writer waits for another process's write transaction
 ID_CHUNK = 500  # ids per `IN (...)` query: far below every database's parameter limit
 logger = logging.getLogger(__name__)
 
@@ -330,8 +331,7 @@ def open_engine(url: str, *, must_exist: bool) -> Engine:
     except Exception as exc:  # unknown dialect, bad options
         raise StoreError(f"{problem}: {first_line(exc)}") from None
     if engine.dialect.name == "sqlite":
-        # WAL lets the monitoring jobs read while the service writes.
-        event.listen(engine, "connect", lambda conn, _: conn.execute("PRAGMA journal_mode=WAL"))
+        event.listen(engine, "connect", _sqlite_for_many_processes)
     try:
         with engine.connect() as conn:
             conn.execute(text("SELECT 1"))
@@ -340,6 +340,13 @@ def open_engine(url: str, *, must_exist: bool) -> Engine:
         reason = first_line(getattr(exc, "orig", None) or exc)
         raise StoreError(f"{problem}: {reason}") from None
     return engine
+
+
+def _sqlite_for_many_processes(conn: Any, _: object) -> None:
+    """WAL lets the monitoring jobs read while the service writes; the busy timeout makes a writer wait for another
+    process's transaction (each REST worker has its own writer) instead of failing with "database is locked"."""
+    conn.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    conn.execute("PRAGMA journal_mode=WAL")
 
 
 def read_predictions(url: str | None = None, limit: int | None = None) -> pd.DataFrame:

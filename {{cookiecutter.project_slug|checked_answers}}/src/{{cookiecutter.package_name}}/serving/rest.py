@@ -3,9 +3,12 @@
 Built for a small request path: `async` endpoints, request bodies parsed and validated in one pass by pydantic's
 Rust JSON parser against models generated from params.yaml, ONNX scoring without pandas, orjson responses, and
 the database write left to the store's background thread. Endpoints: POST /predict, POST /feedback, GET /health
-(alive), GET /ready (model loaded), GET /metrics (Prometheus). Set API_KEY to require an `X-API-Key` header on
-/predict and /feedback. Scoring, logging and telemetry are the PredictionService's (service.py): this module only
-speaks HTTP.
+(alive), GET /ready (model loaded), GET /metrics (Prometheus), and the Open Inference Protocol's /v2 endpoints
+(inference_protocol.py). Set API_KEY to require an `X-API-Key` header on /predict, /feedback and v2 inference.
+Scoring, logging and telemetry are the PredictionService's (service.py): this module only speaks HTTP.
+
+`serve` runs WEB_CONCURRENCY worker processes (default 1), each with its own store writer; with more than one, the
+Prometheus metrics of every worker are summed through PROMETHEUS_MULTIPROC_DIR (see `run`).
 """
 
 from __future__ import annotations
@@ -14,8 +17,11 @@ import copy
 import logging
 import os
 import secrets
+import shutil
+import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from time import perf_counter
 from typing import Any
 
@@ -24,15 +30,15 @@ import uvicorn
 from fastapi import FastAPI, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.openapi.utils import get_openapi
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import BaseModel, ValidationError
 
 from .. import __version__
 from ..config import Params, load_params
-from ..errors import DataValidationError
+from ..errors import ConfigError, DataValidationError
 from ..predictor import Predictor
 from ..store import PredictionStore
-from . import telemetry
+from . import inference_protocol
 from .request_models import RequestModels, build_request_models, max_batch_size_from_env, typical_row
 from .service import NotReadyError, PredictionService
 
@@ -40,6 +46,9 @@ API_KEY_ENV = "API_KEY"
 API_KEY_HEADER = "x-api-key"
 SOURCE = "rest"
 ROW_BUDGET_BYTES = 4096  # request bodies may hold this much per allowed instance (pretty-printed JSON included)
+WORKERS_ENV = "WEB_CONCURRENCY"  # uvicorn's and gunicorn's own name for it
+METRICS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"  # prometheus-client's: where each process writes its metrics
+APP_FACTORY = "{{ cookiecutter.package_name }}.serving.rest:create_app"
 logger = logging.getLogger(__name__)
 
 
@@ -77,6 +86,8 @@ def create_app(
 ) -> FastAPI:
     """The service. Without `predictor` the champion is loaded at startup; if there is none the service still
     starts (so /health answers and the reason shows on /ready) and /predict answers 503 until restarted."""
+    from . import telemetry  # not at import time: its metrics open their files once run() has readied the directory
+
     params = params or load_params()
     api_key = api_key if api_key is not None else os.environ.get(API_KEY_ENV) or None
     models = build_request_models(params.data, max_batch_size or max_batch_size_from_env())
@@ -93,6 +104,7 @@ def create_app(
             yield
         finally:
             store.close()  # drains the queue: a graceful shutdown loses no logged prediction
+            telemetry.process_exited()
 
     app = FastAPI(
         title="{{ cookiecutter.project_name }}",
@@ -100,7 +112,17 @@ def create_app(
         version=__version__,
         lifespan=lifespan,
     )
-    protected = {401: {"model": Message, "description": "Missing or wrong X-API-Key header."}} if api_key else {}
+    protected: dict[int | str, Any] = (
+        {401: {"model": Message, "description": "Missing or wrong X-API-Key header."}} if api_key else {}
+    )
+
+    def authorize(request: Request) -> Response | None:
+        if api_key and not _authorized(request, api_key):
+            return _message(401, "missing or wrong X-API-Key header")
+        return None
+
+    async def read_body(request: Request) -> bytes | Response:
+        return await _json_body_of(request, body_limit)
 
     @app.post(
         "/predict",
@@ -117,12 +139,13 @@ def create_app(
     )
     async def predict(request: Request) -> Response:
         started = perf_counter()
-        if api_key and not _authorized(request, api_key):
-            return _message(401, "missing or wrong X-API-Key header")
+        refusal = authorize(request)
+        if refusal is not None:
+            return refusal
         if service.predictor is None:
             service.refused("error", started, 0)
             return _message(503, f"model not loaded: {service.not_ready}")
-        body = await _json_body_of(request, body_limit)
+        body = await read_body(request)
         if isinstance(body, Response):
             service.refused("invalid", started, 0)
             return body
@@ -164,9 +187,10 @@ def create_app(
         },
     )
     async def feedback(request: Request) -> Response:
-        if api_key and not _authorized(request, api_key):
-            return _message(401, "missing or wrong X-API-Key header")
-        body = await _json_body_of(request, body_limit)
+        refusal = authorize(request)
+        if refusal is not None:
+            return refusal
+        body = await read_body(request)
         if isinstance(body, Response):
             return body
         try:
@@ -200,16 +224,69 @@ def create_app(
 
     @app.get("/metrics", summary="Prometheus metrics", response_class=Response)
     async def metrics() -> Response:
-        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+        return Response(telemetry.exposition(), media_type=CONTENT_TYPE_LATEST)
 
+    inference_protocol.add_routes(app, service, models, authorize, read_body, protected=protected)
     app.openapi = lambda: _openapi(app, models, api_key is not None, service)  # type: ignore[method-assign]
     return app
 
 
-def run(host: str, port: int) -> None:
-    """Serve until SIGTERM/SIGINT; uvicorn then finishes open requests and the lifespan drains the store."""
-    app = create_app()
-    uvicorn.run(app, host=host, port=port, access_log=False, log_config=_log_config(), server_header=False)
+def run(host: str, port: int, workers: int | None = None) -> None:
+    """Serve until SIGTERM/SIGINT; uvicorn then finishes open requests and the lifespan drains the store.
+
+    One process by default. With `workers` (else WEB_CONCURRENCY) above 1, uvicorn's supervisor starts that many
+    worker processes on one socket, each building the app from APP_FACTORY with its own prediction store writer;
+    SIGTERM to the supervisor stops each worker gracefully. Their metrics go to PROMETHEUS_MULTIPROC_DIR (a fresh
+    temporary directory unless set; emptied at start either way, since old files would add to new counts), so
+    /metrics reports the sum over every worker whichever one answers the scrape.
+    """
+    workers = workers if workers is not None else workers_from_env()
+    options: dict[str, Any] = {"access_log": False, "log_config": _log_config(), "server_header": False}
+    given = os.environ.get(METRICS_DIR_ENV)
+    if workers == 1 and not given:
+        uvicorn.run(create_app(), host=host, port=port, **options)
+        return
+    directory = Path(given) if given else Path(tempfile.mkdtemp(prefix="prometheus-"))
+    _fresh_metrics_directory(directory)
+    os.environ[METRICS_DIR_ENV] = str(directory)  # read when telemetry is imported, here or in each worker
+    try:
+        if workers == 1:
+            uvicorn.run(create_app(), host=host, port=port, **options)
+        else:
+            _check_before_workers()
+            uvicorn.run(APP_FACTORY, factory=True, host=host, port=port, workers=workers, **options)
+    finally:
+        if not given:
+            shutil.rmtree(directory, ignore_errors=True)
+
+
+def _check_before_workers() -> None:
+    """Fail in one line before any worker starts, as one process does (params, MAX_BATCH_SIZE, the store URL);
+    this also creates the store's tables once, so the workers never race to create them."""
+    params = load_params()
+    max_batch_size_from_env()
+    with PredictionStore.writer() as store:
+        PredictionService(params.data, SOURCE, store)
+
+
+def workers_from_env() -> int:
+    raw = os.environ.get(WORKERS_ENV, "1")
+    try:
+        workers = int(raw)
+    except ValueError:
+        workers = 0
+    if workers < 1:
+        raise ConfigError(f"{WORKERS_ENV} must be a positive integer (worker processes); got {raw!r}")
+    return workers
+
+
+def _fresh_metrics_directory(directory: Path) -> None:
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        for stale in directory.glob("*.db"):
+            stale.unlink()
+    except OSError as error:
+        raise ConfigError(f"{METRICS_DIR_ENV}={directory}: {error.strerror}") from None
 
 
 def _authorized(request: Request, api_key: str) -> bool:
@@ -285,6 +362,7 @@ def _openapi(app: FastAPI, models: RequestModels, secured: bool, service: Predic
             }
             for path in ("/predict", "/feedback"):
                 schema["paths"][path]["post"]["security"] = [{"APIKey": []}]
+        inference_protocol.document(schema, service)
         if service.predictor is None:
             return schema
         example = typical_row(service.data, service.predictor.medians)
