@@ -34,6 +34,12 @@ from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 TEMPLATE_ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(TEMPLATE_ROOT))
+
+# The environment the generated CI gives its tests (the project's .venv first, no analytics or telemetry, W&B
+# offline), as the e2e tier builds it.
+from tests.e2e.projects import project_env  # noqa: E402
+
 # The packages whose releases have broken (or may break) a generated project: printed whatever the outcome.
 KEY_PACKAGES = (
     "pandas",
@@ -179,21 +185,6 @@ def report(requirements: Iterable[Requirement], versions: dict[str, str]) -> lis
     return lines + beyond
 
 
-def project_env(interpreter: Path) -> dict[str, str]:
-    """The environment the generated CI gives its tests: the project's venv first on PATH, no analytics, no
-    telemetry, W&B offline; the caller's Python and MLflow settings left out."""
-    env = {key: value for key, value in os.environ.items() if not key.startswith(("VIRTUAL_ENV", "PYTHON", "MLFLOW_"))}
-    env.update(
-        PATH=f"{interpreter.parent}{os.pathsep}{env.get('PATH', '')}",
-        DVC_NO_ANALYTICS="1",
-        MLFLOW_DISABLE_TELEMETRY="true",
-        WANDB_MODE="offline",
-        WANDB_SILENT="true",
-        PYTHONDONTWRITEBYTECODE="1",
-    )
-    return env
-
-
 def run_tests(project: Path, interpreter: Path) -> int:
     """`python -m pytest` in the project, after making it a git repository with one commit, as its CI checkout is
     (`make setup` does `git init` too): lineage and DVC read git."""
@@ -202,7 +193,7 @@ def run_tests(project: Path, interpreter: Path) -> int:
         run([*git, *command], cwd=project)
     command = [str(interpreter), "-m", "pytest", "-p", "no:cacheprovider"]
     print(f"$ {' '.join(command)}", flush=True)
-    return subprocess.run(command, cwd=project, env=project_env(interpreter), check=False).returncode
+    return subprocess.run(command, cwd=project, env=project_env(project), check=False).returncode
 
 
 def summarize(title: str, lines: list[str], outcome: str) -> None:

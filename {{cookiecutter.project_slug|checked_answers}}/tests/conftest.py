@@ -1,6 +1,7 @@
 """Tests run in a scratch copy of the project (params.yaml, the bundled data) so they never touch your state.
 
-Shared here: the workspace, a small trained predictor (once per session), a fresh prediction store and the CLI.
+Shared here: the workspace, a small trained predictor (once per session), a fresh prediction store, the CLI{% if cookiecutter.serving == "fastapi" %},
+and the REST app in process (`serve`, `client`){% endif %}.
 Tests marked `classification` are about classes and probabilities and are skipped when params.yaml's task is
 regression; test_regression.py covers regression in every project, on params.yaml's data when its task is
 regression and otherwise on a regression view of it (one of its numeric features as the target).
@@ -14,19 +15,27 @@ import shutil
 import subprocess
 import sys
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable{% if cookiecutter.serving == "fastapi" %}, Iterator{% endif %}
 from pathlib import Path
 
 import pandas as pd
 import pytest
 import skops.io as sio
 import yaml
+{%- if cookiecutter.serving == "fastapi" %}
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+{%- endif %}
 
 from {{ cookiecutter.package_name }}.config import Params, TrainParams, load_params
 from {{ cookiecutter.package_name }}.data import prepare, write_prepared
 from {{ cookiecutter.package_name }}.estimators import FAMILIES
 from {{ cookiecutter.package_name }}.model import Champion, build_pipeline
 from {{ cookiecutter.package_name }}.predictor import Predictor, ScoredRows
+{%- if cookiecutter.serving == "fastapi" %}
+from {{ cookiecutter.package_name }}.serving import rest
+from {{ cookiecutter.package_name }}.serving.request_models import MAX_BATCH_SIZE_ENV
+{%- endif %}
 from {{ cookiecutter.package_name }}.serving.service import PredictionService
 from {{ cookiecutter.package_name }}.store import STORE_URL_ENV, PredictionStore
 from {{ cookiecutter.package_name }}.train import fit_with_progress
@@ -249,3 +258,26 @@ def crafted_model() -> Callable[[Path, Path], Path]:
         return path
 
     return write
+{%- if cookiecutter.serving == "fastapi" %}
+
+
+@pytest.fixture
+def serve(params: Params, predictor: Predictor, store: str, monkeypatch: pytest.MonkeyPatch):
+    """Build an app on the champion; `with serve(...) as client:` runs its startup and, on exit, its shutdown."""
+    monkeypatch.delenv(rest.API_KEY_ENV, raising=False)
+    monkeypatch.delenv(MAX_BATCH_SIZE_ENV, raising=False)
+
+    def build(**options: object) -> TestClient:
+        served = options.pop("predictor", predictor)
+        schema = params.model_copy(update={"data": served.data})  # the served model's schema
+        app: FastAPI = rest.create_app(schema, served, prediction_store_url=store, **options)
+        return TestClient(app)
+
+    return build
+
+
+@pytest.fixture
+def client(serve) -> Iterator[TestClient]:
+    with serve() as client:
+        yield client
+{%- endif %}

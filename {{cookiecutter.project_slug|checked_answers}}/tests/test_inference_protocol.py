@@ -3,8 +3,6 @@ same logging as /predict, the protocol's errors."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
@@ -13,30 +11,10 @@ from {{ cookiecutter.package_name }}.config import DataParams, Params
 from {{ cookiecutter.package_name }}.predictor import Predictor, parity_sample
 from {{ cookiecutter.package_name }}.serving import rest
 from {{ cookiecutter.package_name }}.serving.inference_protocol import MODEL_NAME
-from {{ cookiecutter.package_name }}.serving.request_models import MAX_BATCH_SIZE_ENV
 from {{ cookiecutter.package_name }}.store import read_predictions, read_requests
 
 MODEL_VERSION = "7"  # the conftest predictor's
 INFER = f"/v2/models/{MODEL_NAME}/infer"
-
-
-@pytest.fixture
-def serve(params: Params, predictor: Predictor, store: str, monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.delenv(rest.API_KEY_ENV, raising=False)
-    monkeypatch.delenv(MAX_BATCH_SIZE_ENV, raising=False)
-
-    def build(**options: object) -> TestClient:
-        served = options.pop("predictor", predictor)
-        schema = params.model_copy(update={"data": served.data})
-        return TestClient(rest.create_app(schema, served, prediction_store_url=store, **options))
-
-    return build
-
-
-@pytest.fixture
-def client(serve) -> Iterator[TestClient]:
-    with serve() as client:
-        yield client
 
 
 def rows(data: DataParams, count: int, seed: int = 0) -> list[dict[str, object]]:

@@ -14,13 +14,11 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pandas as pd
 import pytest
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from {{ cookiecutter.package_name }}.config import DataParams, Params
@@ -38,27 +36,6 @@ from {{ cookiecutter.package_name }}.train import train
 
 MODEL_VERSION = "7"  # the conftest predictor's
 JSON = {"Content-Type": "application/json"}
-
-
-@pytest.fixture
-def serve(params: Params, predictor: Predictor, store: str, monkeypatch: pytest.MonkeyPatch):
-    """Build an app on the champion; `with serve(...) as client:` runs its startup and, on exit, its shutdown."""
-    monkeypatch.delenv(rest.API_KEY_ENV, raising=False)
-    monkeypatch.delenv(MAX_BATCH_SIZE_ENV, raising=False)
-
-    def build(**options: object) -> TestClient:
-        served = options.pop("predictor", predictor)
-        schema = params.model_copy(update={"data": served.data})  # the served model's schema
-        app: FastAPI = rest.create_app(schema, served, prediction_store_url=store, **options)
-        return TestClient(app)
-
-    return build
-
-
-@pytest.fixture
-def client(serve) -> Iterator[TestClient]:
-    with serve() as client:
-        yield client
 
 
 def rows(data: DataParams, count: int, seed: int = 0) -> list[dict[str, object]]:
