@@ -6,12 +6,15 @@ models:/<package>@champion --env-manager local`) on free 127.0.0.1 ports, then l
 request: wrk (Lua script for the POST body) when it is installed, else a threaded keep-alive client at the same
 concurrency. Prints requests/s, latency p50/p99 and the server's CPU time per request, and the ratios the
 template aims for: our /predict >= 4x MLflow's /invocations and >= 60% of our own /health. Then a workers round:
-our service alone with WEB_CONCURRENCY=1, then 2 (`--workers`), single-row /predict, requests/s and CPU per request.
+our service alone with WEB_CONCURRENCY=1, then 2 (`--workers`), single-row /predict, requests/s and CPU per request,
+once per prediction store (`--stores sqlite,postgres`: the project's SQLite file, and a PostgreSQL server from
+Debian's packages started on 127.0.0.1 for the run and stopped by its pid, as the e2e tier starts it).
 
 Run by a human (not a test):
 `python tools/benchmark_rest.py [--duration 15] [--connections 32] [--family random_forest] [--regression]
-[--project DIR] [--workers 1,2] [--workers-only]` (`--regression`: scikit-learn's diabetes data through
-`init-data`, a regressor per family; `--workers-only`: skip the MLflow comparison, run only the workers round).
+[--project DIR] [--workers 1,2] [--stores sqlite,postgres] [--workers-only]` (`--regression`: scikit-learn's
+diabetes data through `init-data`, a regressor per family; `--workers-only`: skip the MLflow comparison, run only
+the workers round).
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from urllib.request import Request, urlopen
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from tests.e2e.postgres import PostgresServer  # noqa: E402
 from tests.e2e.processes import free_port, running  # noqa: E402  (the e2e tier's helpers, reused)
 from tests.e2e.projects import Project, bake, git_commit_all, install, project_env  # noqa: E402
 
@@ -72,6 +76,9 @@ def main() -> None:
         "--workers", default="1,2", help="WEB_CONCURRENCY values of the workers round, comma-separated ('': skip)."
     )
     parser.add_argument("--workers-only", action="store_true", help="Only the workers round (no MLflow comparison).")
+    parser.add_argument(
+        "--stores", default="sqlite", help="Prediction stores of the workers round, comma-separated: sqlite, postgres."
+    )
     args = parser.parse_args()
     worker_counts = [int(n) for n in args.workers.split(",") if n.strip()]
 
@@ -84,7 +91,10 @@ def main() -> None:
             results = measure(project, row, args, wrk, workdir)
             report(results, args, wrk, row)
         if worker_counts:
-            report_workers(measure_workers(project, row, args, wrk, workdir, worker_counts), args, wrk)
+            results = []
+            for store in [name.strip() for name in args.stores.split(",") if name.strip()]:
+                results += measure_store(store, project, row, args, wrk, workdir, worker_counts)
+            report_workers(results, args, wrk)
     finally:
         if args.keep:
             print(f"kept in {workdir} (baked project, server logs)")
@@ -196,8 +206,30 @@ def measure(project: Project, row: dict[str, object], args: argparse.Namespace, 
     return results
 
 
+def measure_store(
+    store: str, project: Project, row: dict[str, object], args: argparse.Namespace, wrk, workdir: Path, counts: list
+) -> list[Result]:
+    """The workers round on one prediction store: the project's SQLite file, or a PostgreSQL started for it."""
+    if store == "sqlite":
+        url = f"sqlite:///{workdir / 'predictions.db'}"
+        return measure_workers(project, row, args, wrk, workdir, counts, store_url=url, label="SQLite")
+    if store != "postgres":
+        sys.exit(f"benchmark_rest: unknown store {store!r}: sqlite or postgres")
+    with PostgresServer() as server:
+        url = server.url("predictions")
+        return measure_workers(project, row, args, wrk, workdir, counts, store_url=url, label="PostgreSQL")
+
+
 def measure_workers(
-    project: Project, row: dict[str, object], args: argparse.Namespace, wrk: str | None, workdir: Path, counts: list
+    project: Project,
+    row: dict[str, object],
+    args: argparse.Namespace,
+    wrk: str | None,
+    workdir: Path,
+    counts: list,
+    *,
+    store_url: str,
+    label: str,
 ) -> list[Result]:
     """Our service alone, once per worker count, under the same single-row /predict load (uvicorn's workers share
     one socket; CPU is summed over the supervisor and every worker: they share its process group)."""
@@ -207,10 +239,11 @@ def measure_workers(
         port = free_port()
         url = f"http://127.0.0.1:{port}"
         env = project.env | {"HOST": "127.0.0.1", "PORT": str(port), "WEB_CONCURRENCY": str(workers)}
+        env["PREDICTION_STORE_URL"] = store_url
         env.pop("PROMETHEUS_MULTIPROC_DIR", None)  # the service makes a fresh one per run
         command = [str(project.python), "-m", project.package, "serve"]
-        print(f"starting our service with {workers} worker(s) ...", flush=True)
-        log = workdir / f"ours-{workers}-workers.log"
+        print(f"starting our service with {workers} worker(s), store {label} ...", flush=True)
+        log = workdir / f"ours-{workers}-workers-{label}.log"
         ready = f"{url}/ready"
         with running(command, cwd=project.root, env=env, ready=lambda: ok(ready), timeout=300, log=log) as ours:  # noqa: B023
             load(f"{url}/predict", body, args, wrk, workdir, seconds=3)  # warm up every worker
@@ -218,7 +251,8 @@ def measure_workers(
             result = load(f"{url}/predict", body, args, wrk, workdir, seconds=args.duration)
             cpu = group_cpu_seconds(ours.pid) - before
         requests = result.requests_per_second * args.duration
-        result.name, result.cpu_us_per_request = f"/predict, {workers} worker(s)", cpu / max(requests, 1) * 1e6
+        result.name = f"/predict, {workers} worker(s), {label}"
+        result.cpu_us_per_request = cpu / max(requests, 1) * 1e6
         results.append(result)
         print(f"{result.name}: {result.requests_per_second:,.0f} req/s", flush=True)
     return results
@@ -228,15 +262,17 @@ def report_workers(results: list[Result], args, wrk: str | None) -> None:
     tool = f"wrk -t{args.threads} -c{args.connections}" if wrk else f"Python client, {args.connections} threads"
     print(f"\nworkers round ({tool}, {args.duration}s each, one row per request; {os.cpu_count()} CPUs)")
     print("machine load average (1, 5, 15 min) at the end: " + ", ".join(f"{x:.1f}" for x in os.getloadavg()))
-    print(f"{'target':<26}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'CPU us/req':>12}{'errors':>8}")
+    print(f"{'target':<40}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'CPU us/req':>12}{'errors':>8}")
     for r in results:
         print(
-            f"{r.name:<26}{r.requests_per_second:>10,.0f}{r.p50_ms:>10.2f}{r.p99_ms:>10.2f}"
+            f"{r.name:<40}{r.requests_per_second:>10,.0f}{r.p50_ms:>10.2f}{r.p99_ms:>10.2f}"
             f"{r.cpu_us_per_request:>12,.0f}{r.errors:>8}"
         )
-    if len(results) > 1:
-        first, last = results[0], results[-1]
-        print(f"{last.name} vs {first.name}: {last.requests_per_second / first.requests_per_second:.2f}x req/s")
+    first = results[0]
+    for other in results[1:]:  # every round against the first (1 worker, the first store), measured in this run
+        ratio = other.requests_per_second / first.requests_per_second
+        cpu = other.cpu_us_per_request / first.cpu_us_per_request
+        print(f"{other.name} vs {first.name}: {ratio:.2f}x req/s, {cpu:.2f}x CPU per request")
 
 
 def ok(url: str) -> bool:
