@@ -161,6 +161,18 @@ def params_path() -> Path:
     return Path(os.environ.get(PARAMS_FILE_ENV, DEFAULT_PARAMS_FILE))
 
 
+def positive_int_from_env(name: str, default: int, meaning: str = "") -> int:
+    """An environment variable that must be a positive integer (a count or a size), or one ConfigError line."""
+    raw = os.environ.get(name, str(default))
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise ConfigError(f"{name} must be a positive integer{f' ({meaning})' if meaning else ''}; got {raw!r}")
+    return value
+
+
 def load_params(path: Path | None = None) -> Params:
     """Read and validate params.yaml; any problem becomes one ConfigError line naming the key."""
     path = path or params_path()

@@ -7,15 +7,13 @@ contract. Field names are aliases: any column name in params.yaml works, even on
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import Annotated, Any
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
-from ..config import Bounds, DataParams
-from ..errors import ConfigError
+from ..config import Bounds, DataParams, positive_int_from_env
 
 MAX_BATCH_SIZE_ENV = "MAX_BATCH_SIZE"
 DEFAULT_MAX_BATCH_SIZE = 1000
@@ -36,14 +34,7 @@ class RequestModels:
 
 
 def max_batch_size_from_env() -> int:
-    raw = os.environ.get(MAX_BATCH_SIZE_ENV, str(DEFAULT_MAX_BATCH_SIZE))
-    try:
-        size = int(raw)
-    except ValueError:
-        size = 0
-    if size < 1:
-        raise ConfigError(f"{MAX_BATCH_SIZE_ENV} must be a positive integer; got {raw!r}")
-    return size
+    return positive_int_from_env(MAX_BATCH_SIZE_ENV, DEFAULT_MAX_BATCH_SIZE)
 
 
 def build_request_models(data: DataParams, max_batch_size: int) -> RequestModels:

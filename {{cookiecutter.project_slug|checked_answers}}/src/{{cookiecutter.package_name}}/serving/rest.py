@@ -34,7 +34,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import BaseModel, ValidationError
 
 from .. import __version__
-from ..config import Params, load_params
+from ..config import Params, load_params, positive_int_from_env
 from ..errors import ConfigError, DataValidationError
 from ..predictor import Predictor
 from ..store import PredictionStore
@@ -270,14 +270,7 @@ def _check_before_workers() -> None:
 
 
 def workers_from_env() -> int:
-    raw = os.environ.get(WORKERS_ENV, "1")
-    try:
-        workers = int(raw)
-    except ValueError:
-        workers = 0
-    if workers < 1:
-        raise ConfigError(f"{WORKERS_ENV} must be a positive integer (worker processes); got {raw!r}")
-    return workers
+    return positive_int_from_env(WORKERS_ENV, 1, "worker processes")
 
 
 def _fresh_metrics_directory(directory: Path) -> None:
