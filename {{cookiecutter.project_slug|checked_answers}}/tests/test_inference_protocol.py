@@ -3,11 +3,13 @@ same logging as /predict, the protocol's errors."""
 
 from __future__ import annotations
 
+import math
+
 import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
-from {{ cookiecutter.package_name }}.config import DataParams, Params
+from {{ cookiecutter.package_name }}.config import Bounds, DataParams, Params
 from {{ cookiecutter.package_name }}.predictor import Predictor, parity_sample
 from {{ cookiecutter.package_name }}.serving import rest
 from {{ cookiecutter.package_name }}.serving.inference_protocol import MODEL_NAME
@@ -98,14 +100,21 @@ def test_infer_answers_like_predict_and_logs_identically(serve, predictor: Predi
     assert set(requests["source"]) == {"rest"}
 
 
+def an_integer_within(bounds: Bounds) -> int | None:
+    """The smallest whole number inside the feature's bounds (params.yaml), if it has one."""
+    low = math.ceil(bounds.min) if bounds.min is not None else 0
+    return low if bounds.max is None or low <= bounds.max else None
+
+
 def test_shape_n_by_1_integer_numbers_and_requested_outputs(client: TestClient, predictor: Predictor) -> None:
     data = predictor.data
-    records = [{name: 1 if name in data.numeric_features else None for name in data.features} for _ in range(2)]
+    whole = {name: an_integer_within(bounds) for name, bounds in data.numeric_features.items()}
+    records = [{name: whole.get(name) for name in data.features} for _ in range(2)]
     sent = tensors(data, records)
     for tensor in sent:
         tensor["shape"] = [2, 1]
         tensor["data"] = [[value] for value in tensor["data"]]
-        if tensor["datatype"] == "FP64":
+        if tensor["datatype"] == "FP64" and whole.get(tensor["name"]) is not None:
             tensor["datatype"] = "INT64"
     response = client.post(INFER, json={"inputs": sent, "outputs": [{"name": "predictions"}]})
     assert response.status_code == 200, response.text
