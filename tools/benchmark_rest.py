@@ -258,16 +258,20 @@ def measure_workers(
     return results
 
 
+def print_table(results: list[Result], name_width: int) -> None:
+    print(f"{'target':<{name_width}}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'CPU us/req':>12}{'errors':>8}")
+    for r in results:
+        print(
+            f"{r.name:<{name_width}}{r.requests_per_second:>10,.0f}{r.p50_ms:>10.2f}{r.p99_ms:>10.2f}"
+            f"{r.cpu_us_per_request:>12,.0f}{r.errors:>8}"
+        )
+
+
 def report_workers(results: list[Result], args, wrk: str | None) -> None:
     tool = f"wrk -t{args.threads} -c{args.connections}" if wrk else f"Python client, {args.connections} threads"
     print(f"\nworkers round ({tool}, {args.duration}s each, one row per request; {os.cpu_count()} CPUs)")
     print("machine load average (1, 5, 15 min) at the end: " + ", ".join(f"{x:.1f}" for x in os.getloadavg()))
-    print(f"{'target':<40}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'CPU us/req':>12}{'errors':>8}")
-    for r in results:
-        print(
-            f"{r.name:<40}{r.requests_per_second:>10,.0f}{r.p50_ms:>10.2f}{r.p99_ms:>10.2f}"
-            f"{r.cpu_us_per_request:>12,.0f}{r.errors:>8}"
-        )
+    print_table(results, name_width=40)
     first = results[0]
     for other in results[1:]:  # every round against the first (1 worker, the first store), measured in this run
         ratio = other.requests_per_second / first.requests_per_second
@@ -369,12 +373,7 @@ def report(results: list[Result], args, wrk: str | None, row: dict[str, object])
     )
     print(f"\nload: {tool}; payload: one row, {len(json.dumps(row))} bytes of features; {os.cpu_count()} CPUs")
     print("machine load average (1, 5, 15 min) at the end: " + ", ".join(f"{x:.1f}" for x in os.getloadavg()))
-    print(f"{'target':<26}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'CPU us/req':>12}{'errors':>8}")
-    for r in results:
-        print(
-            f"{r.name:<26}{r.requests_per_second:>10,.0f}{r.p50_ms:>10.2f}{r.p99_ms:>10.2f}"
-            f"{r.cpu_us_per_request:>12,.0f}{r.errors:>8}"
-        )
+    print_table(results, name_width=26)
     health, predict, mlflow, *batches = results
     versus_mlflow = predict.requests_per_second / mlflow.requests_per_second
     versus_health = predict.requests_per_second / health.requests_per_second

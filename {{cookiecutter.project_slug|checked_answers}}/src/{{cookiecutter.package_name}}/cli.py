@@ -104,8 +104,8 @@ def export_champion(
 def serve(
     host: str = typer.Option("127.0.0.1", envvar="HOST", help="Interface to bind (the container sets 0.0.0.0)."),
     port: int = typer.Option(8000, envvar="PORT", help="Port to listen on."),
-    workers: int = typer.Option(
-        1, envvar="WEB_CONCURRENCY", min=1, help="Worker processes (metrics summed over them, one store writer each)."
+    workers: int | None = typer.Option(
+        None, min=1, help="Worker processes (default: WEB_CONCURRENCY, else 1); metrics summed, a store writer each."
     ),
 ) -> None:
     """Serve the champion model over REST (FastAPI): /predict, /feedback, /health, /ready, /metrics and the Open

@@ -222,12 +222,16 @@ def metadata(service: PredictionService, name: str = MODEL_NAME) -> dict[str, An
     data = service.data
     inputs = [{"name": feature, "datatype": "FP64", "shape": [-1]} for feature in data.numeric_features]
     inputs += [{"name": feature, "datatype": "BYTES", "shape": [-1]} for feature in data.categorical_features]
-    outputs = [{"name": "predictions", "datatype": _label_datatype(data), "shape": [-1]}]
+    versions = [service.model_version] if service.model_version is not None else []
+    return {"name": name, "versions": versions, "platform": PLATFORM, "inputs": inputs, "outputs": _outputs(service)}
+
+
+def _outputs(service: PredictionService) -> list[dict[str, Any]]:
+    """The output tensors' metadata: the prediction, one probability per class (a classifier's), the ids."""
+    outputs = [{"name": "predictions", "datatype": _label_datatype(service.data), "shape": [-1]}]
     classes = service.predictor.class_names if service.predictor is not None else []
     outputs += [{"name": f"probability_{label}", "datatype": "FP64", "shape": [-1]} for label in classes]
-    outputs += [{"name": "prediction_ids", "datatype": "BYTES", "shape": [-1]}]
-    versions = [service.model_version] if service.model_version is not None else []
-    return {"name": name, "versions": versions, "platform": PLATFORM, "inputs": inputs, "outputs": outputs}
+    return [*outputs, {"name": "prediction_ids", "datatype": "BYTES", "shape": [-1]}]
 
 
 def to_records(request: _InferenceRequest, data: DataParams) -> list[dict[str, object]]:
@@ -280,7 +284,7 @@ def _parse(body: bytes) -> _InferenceRequest:
 
 
 def _wanted_outputs(request: _InferenceRequest, service: PredictionService) -> set[str]:
-    known = {tensor["name"] for tensor in metadata(service)["outputs"]}
+    known = {tensor["name"] for tensor in _outputs(service)}
     if request.outputs is None:
         return known
     asked = {output.name for output in request.outputs}
